@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+BUILD_DIR ?= build/release
+SAN_DIR   ?= build/sanitize
+JOBS      ?= $(shell nproc)
+CMAKE_GEN := -G Ninja
+
+.PHONY: run test build bootstrap sanitize-test soak bench fuzz clean format
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | bootstrap
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: bootstrap $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Starts the system. Until the gateway exists this is the engine demo:
+# a simulated order flow through the journaled exchange, printing book and trades.
+run: build
+	$(BUILD_DIR)/bourse demo --data-dir ./data
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE soak
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize-test: bootstrap
+	cmake -S . -B $(SAN_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOURSE_SANITIZE=ON
+	cmake --build $(SAN_DIR) -j $(JOBS)
+	cd $(SAN_DIR) && BOURSE_TEST_SCALE=sanitize ctest --output-on-failure -j $(JOBS) -LE soak
+
+# Long randomized runs (>= 10,000,000 commands); not part of `make test`.
+soak: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L soak
+
+bench: build
+	$(BUILD_DIR)/bourse bench engine
+
+# libFuzzer builds of every parser fuzzer (clang).
+fuzz: bootstrap
+	CXX=clang++ cmake -S . -B build/fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOURSE_LIBFUZZER=ON
+	cmake --build build/fuzz -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cpp')
+
+clean:
+	rm -rf build

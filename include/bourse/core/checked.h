@@ -1,0 +1,25 @@
+// Overflow-checked integer arithmetic. Every product of a price and a
+// quantity goes through here: results that do not fit are reported, never
+// wrapped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace bourse {
+
+inline bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+inline bool checked_sub(int64_t a, int64_t b, int64_t* out) { return !__builtin_sub_overflow(a, b, out); }
+inline bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+
+// floor(a * b / d) for a, b >= 0 and d > 0, computed in 128 bits.
+// Returns nullopt when the result does not fit in int64.
+inline std::optional<int64_t> mul_div_floor(int64_t a, int64_t b, int64_t d) {
+  int64_t p;
+  if (!__builtin_mul_overflow(a, b, &p)) return p / d;  // fast path: no 128-bit division
+  const __int128 wide = static_cast<__int128>(a) * b / d;
+  if (wide > INT64_MAX) return std::nullopt;
+  return static_cast<int64_t>(wide);
+}
+
+}  // namespace bourse

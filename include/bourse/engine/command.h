@@ -1,0 +1,191 @@
+// Commands: the only way to change engine state. Gateways build them, the
+// sequencer stamps seq + timestamp and journals them, the engine applies them.
+//
+// Every payload is a fixed-layout, padding-free struct (asserted below), so a
+// command's journal record is its header followed by its payload bytes; see
+// docs/journal-format.md. Field order and enum values must not change.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "bourse/engine/types.h"
+
+namespace bourse {
+
+enum class CommandType : uint8_t {
+  kPlaceOrder = 1,
+  kCancelOrder = 2,
+  kAmendOrder = 3,
+  kCancelAll = 4,
+  kDeposit = 5,
+  kWithdraw = 6,
+  kAddAsset = 7,
+  kAddInstrument = 8,
+  kSetInstrumentStatus = 9,
+  kConfigureAccount = 10,
+  kSetAccountEnabled = 11,
+  kExpireDayOrders = 12,
+  kHeartbeat = 13,  // carries only time: lets GTD expiry run when no one trades
+};
+
+struct PlaceOrder {
+  ClientOrderId client_order_id;  // optional (empty); unique per account among live orders
+  Price price;                    // limit price: LIMIT and STOP_LIMIT only, else 0
+  Price stop_price;               // trigger: STOP_LIMIT and STOP_MARKET only, else 0
+  Qty qty;
+  Timestamp expire_at = 0;        // GTD only, else 0
+  AccountId account;
+  InstrumentId instrument;
+  Side side = Side::kBuy;
+  OrderType type = OrderType::kLimit;
+  TimeInForce tif = TimeInForce::kGtc;
+  StpMode stp = StpMode::kAccountDefault;
+  uint8_t post_only = 0;
+  uint8_t reserved[3] = {};
+};
+
+// Cancels by order id, or by client order id when order_id is 0.
+struct CancelOrder {
+  ClientOrderId client_order_id;
+  OrderId order_id;
+  AccountId account;
+  uint32_t reserved = 0;
+};
+
+// Zero fields mean "unchanged". new_qty is the new total order quantity
+// (filled + leaves), as in FIX OrderCancelReplaceRequest.
+struct AmendOrder {
+  OrderId order_id;
+  Price new_price;
+  Price new_stop_price;
+  Qty new_qty;
+  AccountId account;
+  uint32_t reserved = 0;
+};
+
+// instrument 0 = every instrument.
+struct CancelAll {
+  AccountId account;
+  InstrumentId instrument;
+};
+
+// Deposit or withdrawal (by command type).
+struct Transfer {
+  Amount amount;
+  AccountId account;
+  AssetId asset;
+};
+
+struct SetInstrumentStatus {
+  InstrumentId instrument;
+  InstrumentStatus status = InstrumentStatus::kTrading;
+  uint8_t reserved[3] = {};
+};
+
+// Creates the account if it does not exist, otherwise updates its settings.
+struct ConfigureAccount {
+  AccountId account;
+  uint32_t max_open_orders = 0;  // 0 = engine default
+  StpMode default_stp = StpMode::kCancelNewest;
+  uint8_t reserved[7] = {};
+};
+
+// The kill switch: disabling cancels every live order of the account and
+// refuses new orders and amends until enabled again.
+struct SetAccountEnabled {
+  AccountId account;
+  uint8_t enabled = 1;
+  uint8_t reserved[3] = {};
+};
+
+// Session close: expires DAY orders. instrument 0 = every instrument.
+struct ExpireDayOrders {
+  InstrumentId instrument;
+  uint32_t reserved = 0;
+};
+
+struct Heartbeat {
+  uint64_t reserved = 0;
+};
+
+struct CommandHeader {
+  Seq seq = 0;                // assigned by the sequencer
+  Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
+  uint64_t correlation = 0;   // opaque to the engine, echoed in events (gateway request id)
+  uint16_t source = 0;        // opaque to the engine, echoed in events (gateway/session id)
+  CommandType type = CommandType::kHeartbeat;
+  uint8_t reserved[5] = {};
+};
+
+template <class T>
+inline constexpr bool kPaddingFree = std::is_trivially_copyable_v<T> && std::has_unique_object_representations_v<T>;
+static_assert(kPaddingFree<CommandHeader> && sizeof(CommandHeader) == 32);
+static_assert(kPaddingFree<PlaceOrder> && sizeof(PlaceOrder) == 80);
+static_assert(kPaddingFree<CancelOrder> && sizeof(CancelOrder) == 48);
+static_assert(kPaddingFree<AmendOrder> && sizeof(AmendOrder) == 40);
+static_assert(kPaddingFree<CancelAll> && sizeof(CancelAll) == 8);
+static_assert(kPaddingFree<Transfer> && sizeof(Transfer) == 16);
+static_assert(kPaddingFree<AssetSpec> && sizeof(AssetSpec) == 16);
+static_assert(kPaddingFree<InstrumentSpec> && sizeof(InstrumentSpec) == 96);
+static_assert(kPaddingFree<SetInstrumentStatus> && sizeof(SetInstrumentStatus) == 8);
+static_assert(kPaddingFree<ConfigureAccount> && sizeof(ConfigureAccount) == 16);
+static_assert(kPaddingFree<SetAccountEnabled> && sizeof(SetAccountEnabled) == 8);
+static_assert(kPaddingFree<ExpireDayOrders> && sizeof(ExpireDayOrders) == 8);
+static_assert(kPaddingFree<Heartbeat> && sizeof(Heartbeat) == 8);
+
+// A command as passed between threads and to Engine::apply. Construct with
+// the factory functions: they zero the unused bytes so that records are
+// byte-for-byte deterministic.
+struct Command {
+  CommandHeader header;
+  union Payload {
+    PlaceOrder place;
+    CancelOrder cancel;
+    AmendOrder amend;
+    CancelAll cancel_all;
+    Transfer transfer;
+    AssetSpec add_asset;
+    InstrumentSpec add_instrument;
+    SetInstrumentStatus set_instrument_status;
+    ConfigureAccount configure_account;
+    SetAccountEnabled set_account_enabled;
+    ExpireDayOrders expire_day_orders;
+    Heartbeat heartbeat;
+    Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
+  } payload;
+
+  CommandType type() const { return header.type; }
+
+  static Command make(CommandType type) {
+    Command c;
+    c.header.type = type;
+    return c;
+  }
+  static Command place_order(const PlaceOrder& p) { Command c = make(CommandType::kPlaceOrder); c.payload.place = p; return c; }
+  static Command cancel_order(const CancelOrder& p) { Command c = make(CommandType::kCancelOrder); c.payload.cancel = p; return c; }
+  static Command amend_order(const AmendOrder& p) { Command c = make(CommandType::kAmendOrder); c.payload.amend = p; return c; }
+  static Command cancel_all(const CancelAll& p) { Command c = make(CommandType::kCancelAll); c.payload.cancel_all = p; return c; }
+  static Command deposit(const Transfer& p) { Command c = make(CommandType::kDeposit); c.payload.transfer = p; return c; }
+  static Command withdraw(const Transfer& p) { Command c = make(CommandType::kWithdraw); c.payload.transfer = p; return c; }
+  static Command add_asset(const AssetSpec& p) { Command c = make(CommandType::kAddAsset); c.payload.add_asset = p; return c; }
+  static Command add_instrument(const InstrumentSpec& p) { Command c = make(CommandType::kAddInstrument); c.payload.add_instrument = p; return c; }
+  static Command set_instrument_status(const SetInstrumentStatus& p) { Command c = make(CommandType::kSetInstrumentStatus); c.payload.set_instrument_status = p; return c; }
+  static Command configure_account(const ConfigureAccount& p) { Command c = make(CommandType::kConfigureAccount); c.payload.configure_account = p; return c; }
+  static Command set_account_enabled(const SetAccountEnabled& p) { Command c = make(CommandType::kSetAccountEnabled); c.payload.set_account_enabled = p; return c; }
+  static Command expire_day_orders(const ExpireDayOrders& p) { Command c = make(CommandType::kExpireDayOrders); c.payload.expire_day_orders = p; return c; }
+  static Command heartbeat() { return make(CommandType::kHeartbeat); }
+};
+
+// Size in bytes of the payload of a command type; 0 for an unknown type.
+std::size_t command_payload_size(CommandType type);
+
+// Journal codec. encode writes header + payload (at most kMaxEncodedCommand
+// bytes) and returns the length. decode validates the type and length and
+// returns false on any mismatch (a record from a corrupt or foreign file).
+constexpr std::size_t kMaxEncodedCommand = sizeof(CommandHeader) + sizeof(InstrumentSpec);
+std::size_t encode_command(const Command& c, unsigned char* out);
+bool decode_command(const unsigned char* data, std::size_t size, Command* out);
+
+}  // namespace bourse

@@ -1,0 +1,132 @@
+// The matching engine with its ledger and pre-trade risk: a deterministic
+// state machine over sequenced commands.
+//
+// Ownership and threads: one Engine is owned by one thread (the engine
+// thread); no method is thread-safe. It reads no clock (time comes in the
+// command header), does no I/O, and allocates nothing per command in steady
+// state: orders, price levels and indexes live in pools sized by
+// EngineConfig, grown only when a pool is exhausted.
+//
+// Errors: client mistakes are never exceptions or asserts; they are
+// OrderRejected events with a stable RejectReason. The rules are in
+// docs/engine.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bourse/engine/command.h"
+#include "bourse/engine/event.h"
+
+namespace bourse {
+
+struct EngineConfig {
+  uint32_t max_accounts = 1u << 16;       // account ids 1..max_accounts-1; 0 is the fee account
+  uint32_t max_assets = 16;               // asset ids 1..max_assets-1
+  uint32_t max_instruments = 256;         // instrument ids 1..max_instruments-1
+  uint32_t order_capacity = 1u << 20;     // live orders (resting + pending stops)
+  uint32_t default_max_open_orders = 1000;  // per account, when ConfigureAccount says 0
+};
+
+// The venue's fee account: receives every fee. It cannot trade.
+constexpr AccountId kFeeAccount{0};
+
+struct Balance {
+  Amount available;
+  Amount locked;
+};
+
+// A read-only view of a live order.
+struct OrderView {
+  OrderId id;
+  AccountId account;
+  InstrumentId instrument;
+  Side side;
+  OrderType type;
+  TimeInForce tif;
+  StpMode stp;
+  bool post_only;
+  bool pending_trigger;  // untriggered stop order, not on the book
+  Price price;           // 0 for a (triggered or not) STOP_MARKET
+  Price stop_price;
+  Qty qty;               // total quantity
+  Qty filled;
+  Amount hold;           // still locked for this order
+  AssetId hold_asset;
+  Timestamp expire_at;
+  ClientOrderId client_order_id;
+  Qty leaves() const { return qty - filled; }
+};
+
+struct LevelView {
+  Price price;
+  Qty qty;
+  uint32_t order_count;
+};
+
+struct InstrumentView {
+  InstrumentSpec spec;            // spec.status is the current status
+  Price last_price;               // 0 before the first trade
+  Price band_low;                 // current band limits (inclusive)
+  Price band_high;
+  Amount notional_divisor;        // 10^(price_scale + base_scale - quote_scale)
+};
+
+struct AccountView {
+  AccountId id;
+  bool enabled;
+  StpMode default_stp;
+  uint32_t max_open_orders;
+  uint32_t open_orders;
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineConfig& config = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one sequenced command and returns its events. The span is valid
+  // until the next call to apply() or restore().
+  // REQUIRES: command.header.seq == last_seq() + 1 (the sequencer's job).
+  std::span<const Event> apply(const Command& command);
+
+  Seq last_seq() const;
+  const EngineConfig& config() const;
+
+  // --- queries (engine thread only) ---------------------------------------
+  const AssetSpec* asset(AssetId id) const;
+  const InstrumentView* instrument(InstrumentId id) const;
+  const AccountView* account(AccountId id) const;
+  Balance balance(AccountId account, AssetId asset) const;
+  bool find_order(OrderId id, OrderView* out) const;
+  // Live orders of every instrument, ascending order id.
+  void for_each_order(const std::function<void(const OrderView&)>& fn) const;
+  // Best levels first; at most max_levels.
+  std::vector<LevelView> depth(InstrumentId instrument, Side side, std::size_t max_levels) const;
+  void for_each_asset(const std::function<void(const AssetSpec&)>& fn) const;
+  void for_each_instrument(const std::function<void(const InstrumentView&)>& fn) const;
+  void for_each_account(const std::function<void(const AccountView&)>& fn) const;
+  std::size_t live_order_count() const;
+
+  // --- snapshots ----------------------------------------------------------
+  // Canonical serialization of the whole state (assets, instruments, accounts,
+  // balances, orders in priority order, counters). Equal states give equal
+  // bytes, so state_hash() is a hash of these bytes.
+  void serialize(std::vector<unsigned char>* out) const;
+  // Replaces the state with a serialized one. Returns false (state reset to
+  // empty) on any malformed input.
+  bool restore(std::span<const unsigned char> data);
+  uint64_t state_hash() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bourse

@@ -1,0 +1,195 @@
+// Events: everything the engine says. A closed set; consumers (gateway
+// replies, market data, stores, the bus) need nothing else from the engine.
+//
+// Per command, the engine emits in this order:
+//   1. Expired for GTD orders whose expire_at <= the command's timestamp,
+//   2. the command's own events (Accepted/Rejected, Trade, Cancelled, ...),
+//      including Triggered stop orders and their own events, in the order
+//      they happened,
+//   3. BalanceChanged once per (account, asset) whose balance changed, in
+//      first-touch order, carrying the final values,
+//   4. BookLevelChanged once per (instrument, side, price) level that
+//      changed, in first-touch order, carrying the final aggregate.
+// Every event carries the header of the command that caused it.
+#pragma once
+
+#include <cstdint>
+
+#include "bourse/engine/command.h"
+#include "bourse/engine/types.h"
+
+namespace bourse {
+
+enum class EventType : uint8_t {
+  kOrderAccepted = 1,
+  kOrderRejected = 2,
+  kTrade = 3,
+  kOrderCancelled = 4,
+  kOrderExpired = 5,
+  kOrderAmended = 6,
+  kOrderTriggered = 7,
+  kBalanceChanged = 8,
+  kBookLevelChanged = 9,
+  kTransferCompleted = 10,  // deposit or withdrawal applied
+  kAssetAdded = 11,
+  kInstrumentAdded = 12,
+  kInstrumentStatusChanged = 13,
+  kAccountConfigured = 14,
+  kAccountStatusChanged = 15,
+};
+
+struct OrderAccepted {
+  ClientOrderId client_order_id;
+  OrderId order_id;
+  Price price;
+  Price stop_price;
+  Qty qty;
+  Timestamp expire_at;
+  Amount hold;           // amount locked for this order (quote for buys, base for sells)
+  AccountId account;
+  InstrumentId instrument;
+  Side side;
+  OrderType type;
+  TimeInForce tif;
+  StpMode stp;           // resolved mode (never kAccountDefault)
+  uint8_t post_only;
+  uint8_t pending_trigger;  // 1 for a stop order waiting for its trigger
+};
+
+struct OrderRejected {
+  ClientOrderId client_order_id;  // from PlaceOrder / CancelOrder, else empty
+  OrderId order_id;               // from CancelOrder / AmendOrder, else 0
+  AccountId account;
+  InstrumentId instrument;
+  RejectReason reason;
+  CommandType command;
+};
+
+struct TradeLeg {
+  OrderId order_id;
+  Amount fee;        // quote asset, charged to this leg, credited to the fee account
+  Qty leaves;        // remaining open quantity of the order after this trade
+  Qty filled;        // cumulative filled quantity of the order after this trade
+  AccountId account;
+  uint32_t reserved;
+};
+
+struct Trade {
+  TradeId trade_id;
+  Price price;       // the passive order's price
+  Qty qty;
+  Amount notional;   // quote minor units, exact
+  TradeLeg aggressor;
+  TradeLeg passive;
+  InstrumentId instrument;
+  Side aggressor_side;
+};
+
+struct OrderCancelled {
+  OrderId order_id;
+  Qty leaves;        // quantity that was still open and is now cancelled
+  Qty filled;
+  AccountId account;
+  InstrumentId instrument;
+  CancelReason reason;
+};
+
+struct OrderExpired {
+  OrderId order_id;
+  Qty leaves;
+  Qty filled;
+  AccountId account;
+  InstrumentId instrument;
+  ExpireReason reason;
+};
+
+struct OrderAmended {
+  OrderId order_id;
+  Price price;
+  Price stop_price;
+  Qty qty;           // new total quantity
+  Qty leaves;
+  Amount hold;       // the order's hold after the amend
+  AccountId account;
+  InstrumentId instrument;
+  uint8_t priority_kept;  // 1 when only the quantity went down
+};
+
+struct OrderTriggered {
+  OrderId order_id;
+  Price last_price;  // the trade price that triggered it
+  AccountId account;
+  InstrumentId instrument;
+};
+
+struct BalanceChanged {
+  Amount available;
+  Amount locked;
+  AccountId account;
+  AssetId asset;
+};
+
+struct BookLevelChanged {
+  Price price;
+  Qty qty;           // total open quantity at this level; 0 = level removed
+  uint32_t order_count;
+  InstrumentId instrument;
+  Side side;
+};
+
+struct TransferCompleted {
+  Amount amount;
+  AccountId account;
+  AssetId asset;
+  uint8_t is_deposit;
+};
+
+struct InstrumentStatusChanged {
+  InstrumentId instrument;
+  InstrumentStatus status;
+};
+
+struct AccountConfigured {
+  AccountId account;
+  uint32_t max_open_orders;
+  StpMode default_stp;
+};
+
+struct AccountStatusChanged {
+  AccountId account;
+  uint8_t enabled;
+};
+
+struct Event {
+  CommandHeader cause;  // header of the command this event answers
+  EventType type{};
+  union {
+    unsigned char raw[128];
+    OrderAccepted accepted;
+    OrderRejected rejected;
+    Trade trade;
+    OrderCancelled cancelled;
+    OrderExpired expired;
+    OrderAmended amended;
+    OrderTriggered triggered;
+    BalanceChanged balance;
+    BookLevelChanged book_level;
+    TransferCompleted transfer;
+    AssetSpec asset_added;
+    InstrumentSpec instrument_added;
+    InstrumentStatusChanged instrument_status;
+    AccountConfigured account_configured;
+    AccountStatusChanged account_status;
+  };
+  Event() : raw{} {}
+};
+
+const char* event_type_name(EventType t);
+const char* reject_reason_name(RejectReason r);
+const char* cancel_reason_name(CancelReason r);
+const char* command_type_name(CommandType t);
+const char* side_name(Side s);
+const char* order_type_name(OrderType t);
+const char* tif_name(TimeInForce t);
+
+}  // namespace bourse
