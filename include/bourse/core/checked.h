@@ -8,6 +8,9 @@
 
 namespace bourse {
 
+// 128-bit intermediate for products of two int64 (__extension__ keeps -Wpedantic quiet).
+__extension__ typedef __int128 Int128;
+
 inline bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 inline bool checked_sub(int64_t a, int64_t b, int64_t* out) { return !__builtin_sub_overflow(a, b, out); }
 inline bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
@@ -17,7 +20,7 @@ inline bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_
 inline std::optional<int64_t> mul_div_floor(int64_t a, int64_t b, int64_t d) {
   int64_t p;
   if (!__builtin_mul_overflow(a, b, &p)) return p / d;  // fast path: no 128-bit division
-  const __int128 wide = static_cast<__int128>(a) * b / d;
+  const Int128 wide = static_cast<Int128>(a) * b / d;
   if (wide > INT64_MAX) return std::nullopt;
   return static_cast<int64_t>(wide);
 }

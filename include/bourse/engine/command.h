@@ -182,8 +182,9 @@ struct Command {
 std::size_t command_payload_size(CommandType type);
 
 // Journal codec. encode writes header + payload (at most kMaxEncodedCommand
-// bytes) and returns the length. decode validates the type and length and
-// returns false on any mismatch (a record from a corrupt or foreign file).
+// bytes) and returns the length; a command of unknown type is a bare header.
+// decode validates the length against the type and returns false on any
+// mismatch (a record from a corrupt or foreign file).
 constexpr std::size_t kMaxEncodedCommand = sizeof(CommandHeader) + sizeof(InstrumentSpec);
 std::size_t encode_command(const Command& c, unsigned char* out);
 bool decode_command(const unsigned char* data, std::size_t size, Command* out);

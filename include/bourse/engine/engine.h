@@ -28,8 +28,10 @@ struct EngineConfig {
   uint32_t max_accounts = 1u << 16;       // account ids 1..max_accounts-1; 0 is the fee account
   uint32_t max_assets = 16;               // asset ids 1..max_assets-1
   uint32_t max_instruments = 256;         // instrument ids 1..max_instruments-1
-  uint32_t order_capacity = 1u << 20;     // live orders (resting + pending stops)
+  uint32_t order_capacity = 1u << 20;     // live orders (resting + pending stops); more are refused
   uint32_t default_max_open_orders = 1000;  // per account, when ConfigureAccount says 0
+  uint32_t preallocated_orders = 1u << 16;  // pools and indexes sized for this many at start;
+                                            // past it they grow by doubling (an allocation)
 };
 
 // The venue's fee account: receives every fee. It cannot trade.

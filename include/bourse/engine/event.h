@@ -6,10 +6,11 @@
 //   2. the command's own events (Accepted/Rejected, Trade, Cancelled, ...),
 //      including Triggered stop orders and their own events, in the order
 //      they happened,
-//   3. BalanceChanged once per (account, asset) whose balance changed, in
-//      first-touch order, carrying the final values,
-//   4. BookLevelChanged once per (instrument, side, price) level that
-//      changed, in first-touch order, carrying the final aggregate.
+//   3. BalanceChanged once per (account, asset) whose balance differs from
+//      before the command, sorted by (account, asset), with final values,
+//   4. BookLevelChanged once per (instrument, side, price) level whose
+//      aggregate differs from before the command, sorted by (instrument,
+//      side, price), with the final aggregate (qty 0: level gone).
 // Every event carries the header of the command that caused it.
 #pragma once
 

@@ -63,6 +63,7 @@ enum class CancelReason : uint8_t {
   kSelfTrade = 5,          // self-trade prevention
   kAccountDisabled = 6,    // kill switch
   kInstrumentClosed = 7,
+  kBookLevelFull = 8,      // resting would take its level's open quantity past INT64_MAX
 };
 
 enum class ExpireReason : uint8_t { kDay = 1, kGtd = 2 };

@@ -1,0 +1,335 @@
+// Canonical serialization of the engine state. The layout is documented in
+// docs/snapshot-format.md; equal states give equal bytes, so the state hash is
+// a hash of these bytes.
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine_impl.h"
+
+namespace bourse {
+
+using detail::kNil;
+using detail::OrderState;
+
+namespace {
+
+constexpr char kMagic[8] = {'B', 'R', 'S', 'S', 'N', 'A', 'P', '1'};
+constexpr uint32_t kVersion = 1;
+
+class Writer {
+ public:
+  explicit Writer(std::vector<unsigned char>* out) : out_(out) {}
+  template <class T>
+  void put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto* p = reinterpret_cast<const unsigned char*>(&v);
+    out_->insert(out_->end(), p, p + sizeof(T));
+  }
+
+ private:
+  std::vector<unsigned char>* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const unsigned char> data) : data_(data) {}
+  template <class T>
+  bool get(T* v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (data_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(static_cast<void*>(v), data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  std::span<const unsigned char> data_;
+  std::size_t pos_ = 0;
+};
+
+// Fixed-layout order record (padding-free so the bytes are canonical).
+struct OrderRecord {
+  ClientOrderId client_order_id;
+  uint64_t id;
+  int64_t price, stop_price, hold_price, qty, filled, hold, expire_at;
+  uint32_t account, instrument;
+  uint8_t side, type, tif, stp, post_only, pending;
+  uint8_t reserved[2];
+};
+static_assert(std::has_unique_object_representations_v<OrderRecord> && sizeof(OrderRecord) == 112);
+
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t max_accounts, max_assets, max_instruments, order_capacity, default_max_open_orders;
+  uint64_t last_seq, next_order_id, next_trade_id;
+};
+static_assert(std::has_unique_object_representations_v<Header>);
+
+}  // namespace
+
+void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
+  out->clear();
+  Writer w(out);
+  Header h{};
+  std::memcpy(h.magic, kMagic, sizeof(kMagic));
+  h.version = kVersion;
+  h.max_accounts = cfg_.max_accounts;
+  h.max_assets = cfg_.max_assets;
+  h.max_instruments = cfg_.max_instruments;
+  h.order_capacity = cfg_.order_capacity;
+  h.default_max_open_orders = cfg_.default_max_open_orders;
+  h.last_seq = last_seq_;
+  h.next_order_id = next_order_id_;
+  h.next_trade_id = next_trade_id_;
+  w.put(h);
+
+  uint32_t n = 0;
+  for (const AssetSpec& a : assets_) n += a.code.empty() ? 0 : 1;
+  w.put(n);
+  for (const AssetSpec& a : assets_) {
+    if (a.code.empty()) continue;
+    w.put(a);
+    w.put(ledger_.supply(a.id).value);
+  }
+
+  n = 0;
+  for (const auto& in : instruments_) n += in ? 1 : 0;
+  w.put(n);
+  for (const auto& in : instruments_) {
+    if (!in) continue;
+    w.put(in->spec);
+    w.put(in->last_price.value);
+  }
+
+  n = 0;
+  for (const AccountState& a : accounts_) n += a.exists ? 1 : 0;
+  w.put(n - 1);  // the fee account always exists
+  for (uint32_t i = 1; i < accounts_.size(); ++i) {
+    const AccountState& a = accounts_[i];
+    if (!a.exists) continue;
+    w.put(i);
+    w.put(static_cast<uint8_t>(a.enabled ? 1 : 0));
+    w.put(static_cast<uint8_t>(a.default_stp));
+    w.put(a.max_open_orders);
+  }
+
+  // Balances: every nonzero (account, asset), ascending.
+  std::vector<unsigned char> balances;
+  Writer bw(&balances);
+  n = 0;
+  for (uint32_t acct = 0; acct < accounts_.size(); ++acct) {
+    if (!accounts_[acct].exists) continue;
+    for (uint32_t asset = 1; asset < cfg_.max_assets; ++asset) {
+      const Balance b = ledger_.get(AccountId{acct}, AssetId{asset});
+      if (!b.available && !b.locked) continue;
+      bw.put(acct);
+      bw.put(asset);
+      bw.put(b.available.value);
+      bw.put(b.locked.value);
+      ++n;
+    }
+  }
+  w.put(n);
+  out->insert(out->end(), balances.begin(), balances.end());
+
+  // Orders ascending id.
+  std::vector<uint32_t> live;
+  order_index_.for_each([&](uint64_t, uint32_t oi) { live.push_back(oi); });
+  std::sort(live.begin(), live.end(), [this](uint32_t x, uint32_t y) { return orders_[x].id < orders_[y].id; });
+  w.put(static_cast<uint32_t>(live.size()));
+  for (const uint32_t oi : live) {
+    const Order& o = orders_[oi];
+    OrderRecord r{};
+    r.client_order_id = o.client_order_id;
+    r.id = o.id.value;
+    r.price = o.price.value;
+    r.stop_price = o.stop_price.value;
+    r.hold_price = o.hold_price.value;
+    r.qty = o.qty.value;
+    r.filled = o.filled.value;
+    r.hold = o.hold.value;
+    r.expire_at = o.expire_at;
+    r.account = o.account.value;
+    r.instrument = o.instrument.value;
+    r.side = static_cast<uint8_t>(o.side);
+    r.type = static_cast<uint8_t>(o.type);
+    r.tif = static_cast<uint8_t>(o.tif);
+    r.stp = static_cast<uint8_t>(o.stp);
+    r.post_only = o.post_only;
+    r.pending = o.state == OrderState::kPendingTrigger ? 1 : 0;
+    w.put(r);
+  }
+
+  // Book priority: per instrument, bids then asks, best level first, FIFO.
+  for (const auto& in : instruments_) {
+    if (!in) continue;
+    for (const Side side : {Side::kBuy, Side::kSell}) {
+      const detail::PriceLadder& ladder = in->book.ladder(side);
+      w.put(static_cast<uint32_t>(ladder.size()));
+      for (std::size_t r = 0; r < ladder.size(); ++r) {
+        const detail::PriceLevel& l = levels_[ladder.at_rank(r).level];
+        w.put(l.count);
+        for (uint32_t oi = l.head; oi != kNil; oi = orders_[oi].next) w.put(orders_[oi].id.value);
+      }
+    }
+  }
+}
+
+bool Engine::Impl::restore(std::span<const unsigned char> data) {
+  reset();
+  Reader r(data);
+  auto fail = [this] {
+    reset();
+    return false;
+  };
+  Header h;
+  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.version != kVersion) return fail();
+  if (h.max_accounts != cfg_.max_accounts || h.max_assets != cfg_.max_assets ||
+      h.max_instruments != cfg_.max_instruments) {
+    return fail();
+  }
+  last_seq_ = h.last_seq;
+  next_order_id_ = h.next_order_id;
+  next_trade_id_ = h.next_trade_id;
+
+  uint32_t n;
+  if (!r.get(&n)) return fail();
+  for (uint32_t i = 0; i < n; ++i) {
+    AssetSpec a;
+    int64_t supply;
+    if (!r.get(&a) || !r.get(&supply) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty()) {
+      return fail();
+    }
+    assets_[a.id.value] = a;
+    ledger_.set_supply(a.id, Amount{supply});
+  }
+
+  if (!r.get(&n)) return fail();
+  for (uint32_t i = 0; i < n; ++i) {
+    InstrumentSpec s;
+    int64_t last;
+    if (!r.get(&s) || !r.get(&last) || s.id.value == 0 || s.id.value >= cfg_.max_instruments) return fail();
+    if (asset(s.base) == nullptr || asset(s.quote) == nullptr || s.tick_size <= Price{}) return fail();
+    auto state = std::make_unique<InstrumentState>();
+    state->spec = s;
+    int64_t d = 1;
+    const int exponent = s.price_scale + assets_[s.base.value].scale - assets_[s.quote.value].scale;
+    if (exponent < 0 || exponent > 18) return fail();
+    for (int k = 0; k < exponent; ++k) d *= 10;
+    state->divisor = d;
+    state->hold_fee_ppm = std::max(s.maker_fee_ppm, s.taker_fee_ppm);
+    state->last_price = Price{last};
+    instruments_[s.id.value] = std::move(state);
+  }
+
+  if (!r.get(&n)) return fail();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t id, max_open;
+    uint8_t enabled, stp;
+    if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open)) return fail();
+    if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3) return fail();
+    AccountState& a = accounts_[id];
+    a.exists = true;
+    a.enabled = enabled != 0;
+    a.default_stp = static_cast<StpMode>(stp);
+    a.max_open_orders = max_open;
+  }
+
+  if (!r.get(&n)) return fail();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t acct, asset_id;
+    int64_t available, locked;
+    if (!r.get(&acct) || !r.get(&asset_id) || !r.get(&available) || !r.get(&locked)) return fail();
+    if (acct >= cfg_.max_accounts || !accounts_[acct].exists || asset_id >= cfg_.max_assets) return fail();
+    ledger_.set_raw(AccountId{acct}, AssetId{asset_id}, {Amount{available}, Amount{locked}});
+  }
+
+  if (!r.get(&n) || n > cfg_.order_capacity) return fail();
+  for (uint32_t i = 0; i < n; ++i) {
+    OrderRecord rec;
+    if (!r.get(&rec)) return fail();
+    InstrumentState* in = instrument_state(InstrumentId{rec.instrument});
+    if (in == nullptr || rec.account == 0 || rec.account >= cfg_.max_accounts || !accounts_[rec.account].exists ||
+        rec.side < 1 || rec.side > 2 || rec.id == 0 || rec.id >= next_order_id_ || order_index_.find(rec.id)) {
+      return fail();
+    }
+    const uint32_t oi = alloc_order();
+    if (oi == kNil) return fail();
+    Order& o = orders_[oi];
+    o = Order{};
+    o.id = OrderId{rec.id};
+    o.price = Price{rec.price};
+    o.stop_price = Price{rec.stop_price};
+    o.hold_price = Price{rec.hold_price};
+    o.qty = Qty{rec.qty};
+    o.filled = Qty{rec.filled};
+    o.hold = Amount{rec.hold};
+    o.expire_at = rec.expire_at;
+    o.client_order_id = rec.client_order_id;
+    o.account = AccountId{rec.account};
+    o.instrument = InstrumentId{rec.instrument};
+    o.side = static_cast<Side>(rec.side);
+    o.type = static_cast<OrderType>(rec.type);
+    o.tif = static_cast<TimeInForce>(rec.tif);
+    o.stp = static_cast<StpMode>(rec.stp);
+    o.post_only = rec.post_only;
+    o.state = OrderState::kActive;
+    order_index_.insert(rec.id, oi);
+    if (!o.client_order_id.empty()) client_index_.insert({o.account, o.client_order_id}, oi);
+    AccountState& a = accounts_[rec.account];
+    o.acct_prev = a.tail;
+    if (a.tail != kNil) orders_[a.tail].acct_next = oi; else a.head = oi;
+    a.tail = oi;
+    ++a.open_orders;
+    if (o.tif == TimeInForce::kGtd) gtd_heap_.push_back({o.expire_at, o.id.value});
+    if (rec.pending) {
+      o.state = OrderState::kPendingTrigger;
+      in->book.stops(o.side).insert({o.stop_price, o.id, oi});
+    }
+  }
+  std::make_heap(gtd_heap_.begin(), gtd_heap_.end(), [](const detail::GtdEntry& x, const detail::GtdEntry& y) {
+    return x.expire_at != y.expire_at ? x.expire_at > y.expire_at : x.order_id > y.order_id;
+  });
+
+  for (auto& in : instruments_) {
+    if (!in) continue;
+    for (const Side side : {Side::kBuy, Side::kSell}) {
+      uint32_t levels;
+      if (!r.get(&levels)) return fail();
+      // Written best first; inserting into the sorted ladder puts each in place.
+      for (uint32_t l = 0; l < levels; ++l) {
+        uint32_t count;
+        if (!r.get(&count) || count == 0) return fail();
+        for (uint32_t k = 0; k < count; ++k) {
+          uint64_t id;
+          if (!r.get(&id)) return fail();
+          const uint32_t* oi = order_index_.find(id);
+          if (oi == nullptr) return fail();
+          Order& o = orders_[*oi];
+          if (o.state != OrderState::kActive || o.instrument != in->spec.id || o.side != side) return fail();
+          rest(*oi);
+        }
+      }
+    }
+  }
+  // Every order is now resting or pending; anything else is a corrupt snapshot.
+  bool consistent = r.done();
+  order_index_.for_each([&](uint64_t, uint32_t oi) {
+    if (orders_[oi].state == OrderState::kActive) consistent = false;
+  });
+  if (!consistent) return fail();
+  level_touches_.clear();
+  return true;
+}
+
+uint64_t Engine::state_hash() const {
+  std::vector<unsigned char> bytes;
+  impl_->serialize(&bytes);
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+}  // namespace bourse

@@ -1,0 +1,58 @@
+// Zero heap allocations per command in steady state, proven with a counting
+// global operator new over the benchmark's exchange-core-like mix.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "bench/engine_workload.h"
+
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace bourse {
+namespace {
+
+void expect_no_allocations(bench::Mix mix, uint32_t symbols) {
+  bench::WorkloadConfig wc;
+  wc.mix = mix;
+  wc.symbols = symbols;
+  wc.accounts = 2'000;
+  wc.levels_per_side = 200;
+  wc.orders_per_level = 5;
+  wc.commands = 200'000;
+  const bench::Workload w = bench::make_workload(wc);
+  Engine engine(w.engine_config);
+  for (const Command& c : w.setup) engine.apply(c);
+  // The first half warms the pools up to the stream's high-water mark.
+  const std::size_t half = w.commands.size() / 2;
+  for (std::size_t i = 0; i < half; ++i) engine.apply(w.commands[i]);
+  uint64_t events = 0;
+  const uint64_t before = g_allocations.load();
+  for (std::size_t i = half; i < w.commands.size(); ++i) events += engine.apply(w.commands[i]).size();
+  const uint64_t allocations = g_allocations.load() - before;
+  EXPECT_EQ(allocations, 0u) << "over " << w.commands.size() - half << " commands";
+  EXPECT_GT(events, w.commands.size() - half);  // the stream really did something
+}
+
+TEST(Allocation, NonePerCommandInSteadyStateOneSymbol) { expect_no_allocations(bench::Mix::kExchangeCore, 1); }
+TEST(Allocation, NonePerCommandInSteadyStateManySymbols) { expect_no_allocations(bench::Mix::kExchangeCore, 20); }
+// The place-only stream grows the book without bound; with the pools
+// preallocated for it (the workload's engine config does) it allocates nothing.
+TEST(Allocation, NoneForPlaceOnlyAfterWarmUp) { expect_no_allocations(bench::Mix::kPlaceOnly, 1); }
+
+}  // namespace
+}  // namespace bourse

@@ -1,0 +1,174 @@
+// Every reject reason, each from the smallest command that provokes it, and
+// proof that a rejected command changes nothing.
+#include "engine/engine_test_util.h"
+
+namespace bourse::testing {
+namespace {
+
+using S = Side;
+using T = OrderType;
+using F = TimeInForce;
+using R = RejectReason;
+
+// Instrument 2: tick 0.05, lot 10, qty 20..1,000, min notional 10,000.00.
+InstrumentSpec strict_spec() {
+  InstrumentSpec s = xyz_usd_spec();
+  s.id = InstrumentId{2};
+  s.symbol = Symbol::from("TCK-USD");
+  s.tick_size = Price{5};
+  s.lot_size = Qty{10};
+  s.min_qty = Qty{20};
+  s.max_qty = Qty{1'000};
+  s.min_notional = Amount{1'000'000};
+  return s;
+}
+
+class Risk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m.run(Command::add_instrument(strict_spec()));
+    m.run(Command::configure_account({AccountId{5}, 2, StpMode::kCancelNewest, {}}));
+    m.run(Command::deposit({Amount{1'000'000}, AccountId{5}, kUsd}));
+  }
+  // A reject is the command's only event.
+  void check(R expected, const Command& c) {
+    const auto ev = m.run(c);
+    ASSERT_EQ(ev.size(), 1u) << reject_reason_name(expected);
+    EXPECT_EQ(rejected(ev), expected) << "got " << reject_reason_name(rejected(ev));
+  }
+  void order(R expected, OrderArgs a) {
+    PlaceOrder p;
+    p.account = AccountId{a.account};
+    p.instrument = InstrumentId{a.instrument};
+    p.side = a.side;
+    p.type = a.type;
+    p.tif = a.tif;
+    p.price = Price{a.price};
+    p.stop_price = Price{a.stop_price};
+    p.qty = Qty{a.qty};
+    p.stp = a.stp;
+    p.post_only = a.post_only;
+    p.expire_at = a.expire_at;
+    p.client_order_id = ClientOrderId::from(a.client_order_id);
+    const std::size_t live = m.engine.live_order_count();
+    const Balance usd = m.bal(a.account < 256 ? a.account : 1, kUsd);
+    check(expected, Command::place_order(p));
+    EXPECT_EQ(m.engine.live_order_count(), live);
+    const Balance after = m.bal(a.account < 256 ? a.account : 1, kUsd);
+    EXPECT_EQ(after.available, usd.available);
+    EXPECT_EQ(after.locked, usd.locked);
+  }
+  Market m;
+};
+
+TEST_F(Risk, PlaceOrderRejects) {
+  order(R::kInvalidAccount, {.account = 0, .price = 10'000});
+  order(R::kInvalidAccount, {.account = 300, .price = 10'000});
+  order(R::kUnknownAccount, {.account = 9, .price = 10'000});
+  order(R::kUnknownInstrument, {.price = 10'000, .instrument = 7});
+  order(R::kInvalidOrder, {.side = static_cast<Side>(9), .price = 10'000});
+  order(R::kInvalidOrder, {.price = 10'000, .type = static_cast<OrderType>(0)});
+  order(R::kInvalidOrder, {.price = 10'000, .stp = static_cast<StpMode>(4)});
+  order(R::kInvalidTimeInForce, {.type = T::kMarket, .tif = F::kGtc});
+  order(R::kInvalidTimeInForce, {.type = T::kStopMarket, .tif = F::kIoc, .stop_price = 10'500});
+  order(R::kPostOnlyNotAllowed, {.price = 10'000, .tif = F::kFok, .post_only = true});
+  order(R::kPostOnlyNotAllowed, {.type = T::kMarket, .tif = F::kIoc, .post_only = true});
+  order(R::kInvalidPrice, {.price = 0});
+  order(R::kInvalidPrice, {.price = -5});
+  order(R::kInvalidOrder, {.price = 10'000, .type = T::kMarket, .tif = F::kIoc});
+  order(R::kInvalidPrice, {.price = 10'000, .type = T::kStopLimit, .stop_price = 0});
+  order(R::kInvalidOrder, {.price = 10'000, .stop_price = 10'500});
+  order(R::kInvalidExpireTime, {.price = 10'000, .tif = F::kGtd});
+  order(R::kInvalidTick, {.price = 10'002, .qty = 20, .instrument = 2});
+  order(R::kInvalidTick, {.price = 10'000, .qty = 20, .type = T::kStopLimit, .stop_price = 10'501, .instrument = 2});
+  order(R::kQtyBelowMin, {.price = 10'000, .qty = 10, .instrument = 2});
+  order(R::kQtyBelowMin, {.price = 10'000, .qty = 0});
+  order(R::kQtyAboveMax, {.price = 10'000, .qty = 1'010, .instrument = 2});
+  order(R::kInvalidLot, {.price = 10'000, .qty = 25, .instrument = 2});
+  order(R::kPriceOutOfBand, {.price = 11'005, .qty = 20, .instrument = 2});
+  order(R::kPriceOutOfBand, {.price = 8'995, .qty = 20, .instrument = 2});
+  order(R::kStopWouldTriggerImmediately, {.side = S::kSell, .qty = 1, .type = T::kStopMarket, .stop_price = 10'000});
+  order(R::kNotionalBelowMin, {.price = 9'000, .qty = 100, .instrument = 2});
+  order(R::kInsufficientFunds, {.account = 5, .price = 10'000, .qty = 100});
+  order(R::kInsufficientFunds, {.account = 5, .side = S::kSell, .price = 10'000, .qty = 1});
+  // Max open orders (account 5 allows 2).
+  m.place({.account = 5, .price = 9'000, .qty = 1});
+  m.place({.account = 5, .price = 9'000, .qty = 1, .client_order_id = "x"});
+  order(R::kDuplicateClientOrderId, {.account = 5, .price = 9'000, .qty = 1, .client_order_id = "x"});
+  order(R::kTooManyOpenOrders, {.account = 5, .price = 9'000, .qty = 1});
+  m.place({.account = 2, .side = S::kSell, .price = 10'000, .qty = 1});
+  order(R::kPostOnlyWouldTake, {.price = 10'500, .post_only = true});
+}
+
+TEST_F(Risk, OrderPoolCapacity) {
+  Market small(EngineConfig{16, 8, 8, 2, 100});
+  small.place({.price = 9'000});
+  small.place({.price = 9'000});
+  EXPECT_EQ(rejected(small.place({.price = 9'000})), R::kCapacityExceeded);
+}
+
+TEST_F(Risk, AdminRejects) {
+  check(R::kCapacityExceeded, Command::add_asset({AssetCode::from("ZZZ"), AssetId{8}, 2}));
+  check(R::kDuplicateAsset, Command::add_asset({AssetCode::from("ZZZ"), kUsd, 2}));
+  check(R::kInvalidCommand, Command::add_asset({AssetCode::from("ZZZ"), AssetId{3}, 19}));
+  check(R::kInvalidCommand, Command::add_asset({AssetCode{}, AssetId{3}, 2}));
+  InstrumentSpec s = xyz_usd_spec();
+  check(R::kDuplicateInstrument, Command::add_instrument(s));
+  s.id = InstrumentId{3};
+  check(R::kDuplicateInstrument, Command::add_instrument(s));  // same symbol
+  s.symbol = Symbol::from("NEW-USD");
+  s.base = AssetId{6};
+  check(R::kUnknownAsset, Command::add_instrument(s));
+  s.base = kXyz;
+  s.id = InstrumentId{8};
+  check(R::kCapacityExceeded, Command::add_instrument(s));
+  s.id = InstrumentId{3};
+  InstrumentSpec bad = s;
+  bad.base = kUsd;
+  check(R::kInvalidInstrument, Command::add_instrument(bad));
+  bad = s;
+  bad.min_qty = Qty{0};
+  check(R::kInvalidInstrument, Command::add_instrument(bad));
+  bad = s;
+  bad.reference_price = Price{10'001};
+  bad.tick_size = Price{5};
+  check(R::kInvalidInstrument, Command::add_instrument(bad));
+  bad = s;
+  bad.band_bps = 0;
+  check(R::kInvalidInstrument, Command::add_instrument(bad));
+  bad = s;
+  bad.taker_fee_ppm = 100'001;
+  check(R::kInvalidInstrument, Command::add_instrument(bad));
+  check(R::kUnknownInstrument, Command::set_instrument_status({InstrumentId{5}, InstrumentStatus::kHalted, {}}));
+  check(R::kInvalidCommand, Command::set_instrument_status({kXyzUsd, static_cast<InstrumentStatus>(9), {}}));
+  check(R::kInvalidAccount, Command::configure_account({AccountId{0}, 0, StpMode::kCancelNewest, {}}));
+  check(R::kInvalidCommand, Command::configure_account({AccountId{7}, 0, StpMode::kAccountDefault, {}}));
+  check(R::kUnknownAccount, Command::set_account_enabled({AccountId{7}, 0, {}}));
+  check(R::kInvalidCommand, Command::set_account_enabled({AccountId{1}, 2, {}}));
+  check(R::kUnknownInstrument, Command::expire_day_orders({InstrumentId{6}, 0}));
+  check(R::kUnknownInstrument, Command::cancel_all({AccountId{1}, InstrumentId{6}}));
+  check(R::kUnknownAccount, Command::cancel_all({AccountId{7}, InstrumentId{}}));
+  check(R::kInvalidAmount, Command::withdraw({Amount{-5}, AccountId{1}, kUsd}));
+  Command unknown = Command::heartbeat();
+  unknown.header.type = static_cast<CommandType>(99);
+  check(R::kInvalidCommand, unknown);
+}
+
+TEST_F(Risk, RejectedCommandsLeaveTheStateUnchanged) {
+  m.place({.account = 1, .side = S::kSell, .price = 10'000, .qty = 5});
+  std::vector<unsigned char> before, after;
+  m.engine.serialize(&before);
+  m.place({.account = 2, .price = 10'000, .qty = 5, .post_only = true});
+  m.place({.account = 2, .price = 20'000, .qty = 5});
+  m.amend(2, 1, 10'100, 0);
+  m.engine.serialize(&after);
+  // Only the header's last_seq (bytes 32..39) differs.
+  ASSERT_EQ(before.size(), after.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    if (i >= 32 && i < 40) continue;
+    ASSERT_EQ(before[i], after[i]) << "byte " << i;
+  }
+}
+
+}  // namespace
+}  // namespace bourse::testing
