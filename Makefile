@@ -37,7 +37,8 @@ bench: build
 	$(BUILD_DIR)/bourse bench engine
 
 # libFuzzer builds of every parser fuzzer (clang).
-fuzz: bootstrap
+fuzz:
+	@scripts/bootstrap --fuzz
 	CXX=clang++ cmake -S . -B build/fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBOURSE_LIBFUZZER=ON
 	cmake --build build/fuzz -j $(JOBS)
 

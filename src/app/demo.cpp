@@ -122,7 +122,8 @@ int run_demo(const DemoOptions& options) {
   std::vector<DemoInstrument> instruments = demo_instruments();
   if (x->engine().instrument(InstrumentId{1}) == nullptr) {
     bootstrap_market(*x, instruments);
-    std::printf("bourse demo: new market in %s\n", options.data_dir.c_str());
+    std::printf("bourse demo: new market in %s (Ctrl-C stops it; the next run recovers it)\n",
+                options.data_dir.c_str());
   } else {
     std::printf("bourse demo: recovered %s at seq %llu (state hash %016llx)\n", options.data_dir.c_str(),
                 static_cast<unsigned long long>(x->last_seq()),
@@ -136,7 +137,7 @@ int run_demo(const DemoOptions& options) {
   std::mt19937_64 rng(static_cast<uint64_t>(x->last_seq()) + 7);
   uint64_t trades = 0, orders = 0;
   std::vector<std::string> recent;
-  for (int second = 0; second < options.seconds && !g_stop; ++second) {
+  for (int second = 0; (options.seconds == 0 || second < options.seconds) && !g_stop; ++second) {
     for (int i = 0; i < options.orders_per_second && !g_stop; ++i) {
       DemoInstrument& d = instruments[rng() % instruments.size()];
       const int64_t tick = d.spec.tick_size.value;

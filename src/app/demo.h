@@ -7,7 +7,7 @@ namespace bourse::app {
 
 struct DemoOptions {
   std::string data_dir = "./data";
-  int seconds = 10;
+  int seconds = 0;  // 0: until SIGINT/SIGTERM
   int orders_per_second = 2000;
 };
 

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   app::DemoOptions demo;
   auto* demo_cmd = app.add_subcommand("demo", "run a simulated market on the journaled engine and print it");
   demo_cmd->add_option("--data-dir", demo.data_dir, "data directory (journal, snapshots)")->capture_default_str();
-  demo_cmd->add_option("--seconds", demo.seconds, "how long to run")->capture_default_str()->check(CLI::Range(0, 86400));
+  demo_cmd->add_option("--seconds", demo.seconds, "how long to run (0: until Ctrl-C / SIGTERM)")->capture_default_str()->check(CLI::Range(0, 86400));
   demo_cmd->add_option("--rate", demo.orders_per_second, "simulated orders per second")
       ->capture_default_str()
       ->check(CLI::Range(1, 1'000'000));

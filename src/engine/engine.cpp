@@ -70,6 +70,8 @@ void Engine::Impl::reset() {
   const uint32_t prealloc = std::min(cfg_.order_capacity, cfg_.preallocated_orders);
   orders_.clear();
   orders_.reserve(prealloc);
+  client_ids_.clear();
+  client_ids_.reserve(prealloc);
   free_order_ = kNil;
   levels_.clear();
   levels_.reserve(prealloc / 4 + 1024);
@@ -261,6 +263,7 @@ uint32_t Engine::Impl::alloc_order() {
   }
   if (orders_.size() >= cfg_.order_capacity) return kNil;
   orders_.emplace_back();
+  client_ids_.emplace_back();
   return static_cast<uint32_t>(orders_.size() - 1);
 }
 
@@ -351,7 +354,7 @@ void Engine::Impl::finish(uint32_t oi) {
   if (o.hold) ledger_.unlock(o.account, o.side == Side::kBuy ? in.spec.quote : in.spec.base, o.hold);
   o.hold = Amount{};
   order_index_.erase(o.id.value);
-  if (!o.client_order_id.empty()) client_index_.erase({o.account, o.client_order_id});
+  if (o.has_client_id) client_index_.erase({o.account, client_ids_[oi]});
   AccountState& a = accounts_[o.account.value];
   if (o.acct_prev != kNil) orders_[o.acct_prev].acct_next = o.acct_next; else a.head = o.acct_next;
   if (o.acct_next != kNil) orders_[o.acct_next].acct_prev = o.acct_prev; else a.tail = o.acct_prev;
@@ -650,7 +653,8 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   o.qty = p.qty;
   o.hold = Amount{hold};
   o.expire_at = p.expire_at;
-  o.client_order_id = p.client_order_id;
+  o.has_client_id = p.client_order_id.empty() ? 0 : 1;
+  client_ids_[oi] = p.client_order_id;
   o.account = p.account;
   o.instrument = p.instrument;
   o.side = p.side;
@@ -660,7 +664,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   o.post_only = p.post_only;
   o.state = OrderState::kActive;
   order_index_.insert(o.id.value, oi);
-  if (!o.client_order_id.empty()) client_index_.insert({o.account, o.client_order_id}, oi);
+  if (o.has_client_id) client_index_.insert({o.account, p.client_order_id}, oi);
   o.acct_prev = acct.tail;
   if (acct.tail != kNil) orders_[acct.tail].acct_next = oi; else acct.head = oi;
   acct.tail = oi;
@@ -673,7 +677,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   }
 
   Event& e = emit(EventType::kOrderAccepted);
-  e.accepted.client_order_id = o.client_order_id;
+  e.accepted.client_order_id = p.client_order_id;
   e.accepted.order_id = o.id;
   e.accepted.price = o.price;
   e.accepted.stop_price = o.stop_price;
@@ -983,7 +987,8 @@ void Engine::Impl::expire_day_orders(const ExpireDayOrders& x) {
 // ---------------------------------------------------------------------------
 // Queries
 
-OrderView Engine::Impl::view_of(const Order& o) const {
+OrderView Engine::Impl::view_of(uint32_t oi) const {
+  const Order& o = orders_[oi];
   const InstrumentState& in = *instrument_state(o.instrument);
   OrderView v;
   v.id = o.id;
@@ -1002,7 +1007,7 @@ OrderView Engine::Impl::view_of(const Order& o) const {
   v.hold = o.hold;
   v.hold_asset = o.side == Side::kBuy ? in.spec.quote : in.spec.base;
   v.expire_at = o.expire_at;
-  v.client_order_id = o.client_order_id;
+  v.client_order_id = client_ids_[oi];
   return v;
 }
 
@@ -1032,7 +1037,7 @@ Balance Engine::Impl::balance(AccountId a, AssetId s) const {
 bool Engine::Impl::find_order(OrderId id, OrderView* out) const {
   const uint32_t* oi = order_index_.find(id.value);
   if (oi == nullptr) return false;
-  *out = view_of(orders_[*oi]);
+  *out = view_of(*oi);
   return true;
 }
 
@@ -1041,7 +1046,7 @@ void Engine::Impl::for_each_order(const std::function<void(const OrderView&)>& f
   live.reserve(order_index_.size());
   order_index_.for_each([&](uint64_t, uint32_t oi) { live.push_back(oi); });
   std::sort(live.begin(), live.end(), [this](uint32_t x, uint32_t y) { return orders_[x].id < orders_[y].id; });
-  for (const uint32_t oi : live) fn(view_of(orders_[oi]));
+  for (const uint32_t oi : live) fn(view_of(oi));
 }
 
 std::vector<LevelView> Engine::Impl::depth(InstrumentId id, Side side, std::size_t max_levels) const {

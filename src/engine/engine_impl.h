@@ -172,7 +172,7 @@ class Engine::Impl {
   const InstrumentState* instrument_state(InstrumentId id) const {
     return id.value < instruments_.size() ? instruments_[id.value].get() : nullptr;
   }
-  OrderView view_of(const Order& o) const;
+  OrderView view_of(uint32_t oi) const;
 
   EngineConfig cfg_;
   Seq last_seq_ = 0;
@@ -183,6 +183,7 @@ class Engine::Impl {
   std::vector<AccountState> accounts_;
   detail::Ledger ledger_;
   std::vector<Order> orders_;
+  std::vector<ClientOrderId> client_ids_;  // parallel to orders_: cold, kept off the hot cache lines
   uint32_t free_order_ = detail::kNil;
   std::vector<detail::PriceLevel> levels_;
   uint32_t free_level_ = detail::kNil;

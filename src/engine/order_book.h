@@ -27,7 +27,6 @@ struct Order {
   Qty filled;
   Amount hold;
   Timestamp expire_at = 0;
-  ClientOrderId client_order_id;
   AccountId account;
   InstrumentId instrument;
   uint32_t prev = kNil, next = kNil;            // level queue
@@ -38,6 +37,7 @@ struct Order {
   TimeInForce tif = TimeInForce::kGtc;
   StpMode stp = StpMode::kCancelNewest;
   uint8_t post_only = 0;
+  uint8_t has_client_id = 0;  // the id itself is cold: Engine::Impl::client_ids_
   OrderState state = OrderState::kFree;
 
   Qty leaves() const { return qty - filled; }

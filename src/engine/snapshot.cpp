@@ -144,7 +144,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
   for (const uint32_t oi : live) {
     const Order& o = orders_[oi];
     OrderRecord r{};
-    r.client_order_id = o.client_order_id;
+    r.client_order_id = client_ids_[oi];
     r.id = o.id.value;
     r.price = o.price.value;
     r.stop_price = o.stop_price.value;
@@ -269,7 +269,8 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     o.filled = Qty{rec.filled};
     o.hold = Amount{rec.hold};
     o.expire_at = rec.expire_at;
-    o.client_order_id = rec.client_order_id;
+    client_ids_[oi] = rec.client_order_id;
+    o.has_client_id = rec.client_order_id.empty() ? 0 : 1;
     o.account = AccountId{rec.account};
     o.instrument = InstrumentId{rec.instrument};
     o.side = static_cast<Side>(rec.side);
@@ -279,7 +280,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     o.post_only = rec.post_only;
     o.state = OrderState::kActive;
     order_index_.insert(rec.id, oi);
-    if (!o.client_order_id.empty()) client_index_.insert({o.account, o.client_order_id}, oi);
+    if (o.has_client_id) client_index_.insert({o.account, rec.client_order_id}, oi);
     AccountState& a = accounts_[rec.account];
     o.acct_prev = a.tail;
     if (a.tail != kNil) orders_[a.tail].acct_next = oi; else a.head = oi;
