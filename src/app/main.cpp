@@ -23,9 +23,13 @@ int run_replay(const std::string& data_dir, bool from_scratch, bool verify) {
     std::fprintf(stderr, "bourse replay: %s does not exist\n", data_dir.c_str());
     return 2;
   }
-  // Read-only: a torn tail is reported, not repaired (`bourse serve`/`demo` repair on start).
-  // The engine config must match the one that wrote the data (defaults here).
-  Engine engine;
+  // Read-only: a torn tail is reported, not repaired (`bourse demo` repairs on start).
+  EngineConfig config;
+  if (!read_engine_config(data_dir, &config)) {
+    std::fprintf(stderr, "bourse replay: %s is missing or malformed\n", Exchange::config_path(data_dir).c_str());
+    return 1;
+  }
+  Engine engine(config);
   ReplayResult r = replay_data_dir(data_dir, from_scratch, &engine);
   if (!r.ok) {
     std::fprintf(stderr, "bourse replay: %s\n", r.error.c_str());
@@ -52,7 +56,7 @@ int run_replay(const std::string& data_dir, bool from_scratch, bool verify) {
               accounts, engine.live_order_count());
   std::printf("state hash      %016" PRIx64 "\n", engine.state_hash());
   if (verify && r.report.snapshot_loaded) {
-    Engine scratch;
+    Engine scratch(config);
     ReplayResult full = replay_data_dir(data_dir, true, &scratch);
     if (!full.ok || scratch.last_seq() != engine.last_seq()) {
       std::printf("verify          journal from seq 1 not available (%s); skipped\n",

@@ -58,6 +58,9 @@ Engine::Impl::Impl(const EngineConfig& config)
 
 void Engine::Impl::reset() {
   last_seq_ = 0;
+  last_timestamp_ = 0;
+  live_gtd_orders_ = 0;
+  removed_touches_.clear();
   next_order_id_ = 1;
   next_trade_id_ = 1;
   assets_.assign(cfg_.max_assets, AssetSpec{});
@@ -90,9 +93,11 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   cause_ = &c.header;
   cause_type_ = c.header.type;
   last_seq_ = c.header.seq;
+  last_timestamp_ = c.header.timestamp;
   ledger_.begin_command();
   ++epoch_;
   level_touches_.clear();
+  removed_touches_.clear();
   traded_instrument_ = InstrumentId{};
 
   expire_gtd(c.header.timestamp);
@@ -152,12 +157,14 @@ void Engine::Impl::touch_new_level(InstrumentId inst, Side side, Price price, ui
   detail::PriceLevel& l = levels_[li];
   l.epoch = epoch_;
   // A level created in this command may have existed earlier in it (emptied
-  // and removed): keep the first "before" value.
-  for (std::size_t i = 0; i < level_touches_.size(); ++i) {
-    detail::LevelTouch& t = level_touches_[i];
+  // and removed): keep the first "before" value. Only removed levels can match.
+  for (std::size_t k = 0; k < removed_touches_.size(); ++k) {
+    detail::LevelTouch& t = level_touches_[removed_touches_[k]];
     if (t.instrument == inst && t.side == side && t.price == price) {
       t.level = li;
-      l.touch = static_cast<uint32_t>(i);
+      l.touch = removed_touches_[k];
+      removed_touches_[k] = removed_touches_.back();
+      removed_touches_.pop_back();
       return;
     }
   }
@@ -333,6 +340,7 @@ void Engine::Impl::unlink_from_level(uint32_t oi) {
   o.state = OrderState::kActive;
   if (l.count == 0) {
     level_touches_[l.touch].level = kNil;  // touched above, in this command
+    removed_touches_.push_back(l.touch);
     instrument_state(o.instrument)->book.ladder(o.side).erase(l.price);
     free_level(li);
   }
@@ -359,6 +367,7 @@ void Engine::Impl::finish(uint32_t oi) {
   if (o.acct_prev != kNil) orders_[o.acct_prev].acct_next = o.acct_next; else a.head = o.acct_next;
   if (o.acct_next != kNil) orders_[o.acct_next].acct_prev = o.acct_prev; else a.tail = o.acct_prev;
   --a.open_orders;
+  if (o.tif == TimeInForce::kGtd) --live_gtd_orders_;
   o.state = OrderState::kFree;
   o.acct_prev = o.acct_next = kNil;
   o.next = free_order_;
@@ -542,10 +551,29 @@ void Engine::Impl::run_triggers() {
   }
 }
 
+namespace {
+// Min-heap order on (expire_at, order id): expiries come out in the order the rules require.
+bool gtd_later(const detail::GtdEntry& x, const detail::GtdEntry& y) {
+  return x.expire_at != y.expire_at ? x.expire_at > y.expire_at : x.order_id > y.order_id;
+}
+}  // namespace
+
+void Engine::Impl::push_gtd(const Order& o) {
+  ++live_gtd_orders_;
+  // Entries of orders that ended are deleted lazily; compact before they
+  // can outnumber the live ones, so the heap stays bounded.
+  if (gtd_heap_.size() >= 2 * live_gtd_orders_ + 1024) compact_gtd_heap();
+  gtd_heap_.push_back({o.expire_at, o.id.value});
+  std::push_heap(gtd_heap_.begin(), gtd_heap_.end(), gtd_later);
+}
+
+void Engine::Impl::compact_gtd_heap() {
+  std::erase_if(gtd_heap_, [this](const detail::GtdEntry& g) { return order_index_.find(g.order_id) == nullptr; });
+  std::make_heap(gtd_heap_.begin(), gtd_heap_.end(), gtd_later);
+}
+
 void Engine::Impl::expire_gtd(Timestamp now) {
-  auto later = [](const detail::GtdEntry& x, const detail::GtdEntry& y) {
-    return x.expire_at != y.expire_at ? x.expire_at > y.expire_at : x.order_id > y.order_id;
-  };
+  const auto later = gtd_later;
   while (!gtd_heap_.empty() && gtd_heap_.front().expire_at <= now) {
     std::pop_heap(gtd_heap_.begin(), gtd_heap_.end(), later);
     const detail::GtdEntry entry = gtd_heap_.back();
@@ -669,12 +697,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (acct.tail != kNil) orders_[acct.tail].acct_next = oi; else acct.head = oi;
   acct.tail = oi;
   ++acct.open_orders;
-  if (o.tif == TimeInForce::kGtd) {
-    gtd_heap_.push_back({o.expire_at, o.id.value});
-    std::push_heap(gtd_heap_.begin(), gtd_heap_.end(), [](const detail::GtdEntry& x, const detail::GtdEntry& y) {
-      return x.expire_at != y.expire_at ? x.expire_at > y.expire_at : x.order_id > y.order_id;
-    });
-  }
+  if (o.tif == TimeInForce::kGtd) push_gtd(o);
 
   Event& e = emit(EventType::kOrderAccepted);
   e.accepted.client_order_id = p.client_order_id;
@@ -879,8 +902,14 @@ void Engine::Impl::add_instrument(const InstrumentSpec& s) {
   for (const auto& other : instruments_) {
     if (other && other->spec.symbol == s.symbol) return refuse(RejectReason::kDuplicateInstrument);
   }
-  auto known = [&](AssetId id) { return id.value != 0 && id.value < cfg_.max_assets && !assets_[id.value].code.empty(); };
-  if (!known(s.base) || !known(s.quote)) return refuse(RejectReason::kUnknownAsset);
+  if (asset(s.base) == nullptr || asset(s.quote) == nullptr) return refuse(RejectReason::kUnknownAsset);
+  auto state = make_instrument(s);
+  if (!state) return refuse(RejectReason::kInvalidInstrument);
+  instruments_[s.id.value] = std::move(state);
+  emit(EventType::kInstrumentAdded).instrument_added = s;
+}
+
+std::unique_ptr<detail::InstrumentState> Engine::Impl::make_instrument(const InstrumentSpec& s) const {
   const int exponent = s.price_scale + assets_[s.base.value].scale - assets_[s.quote.value].scale;
   bool ok = !s.symbol.empty() && s.base != s.quote && s.tick_size > Price{} && s.lot_size > Qty{} &&
             s.min_qty >= s.lot_size && s.min_qty.value % s.lot_size.value == 0 && s.max_qty >= s.min_qty &&
@@ -893,13 +922,12 @@ void Engine::Impl::add_instrument(const InstrumentSpec& s) {
     const Int128 tick_lot = static_cast<Int128>(s.tick_size.value) * s.lot_size.value;
     ok = tick_lot % pow10(exponent) == 0;
   }
-  if (!ok) return refuse(RejectReason::kInvalidInstrument);
+  if (!ok) return nullptr;
   auto state = std::make_unique<InstrumentState>();
   state->spec = s;
   state->divisor = pow10(exponent);
   state->hold_fee_ppm = std::max(s.maker_fee_ppm, s.taker_fee_ppm);
-  instruments_[s.id.value] = std::move(state);
-  emit(EventType::kInstrumentAdded).instrument_added = s;
+  return state;
 }
 
 void Engine::Impl::collect_instrument_orders(InstrumentId id, bool day_only) {
@@ -1083,6 +1111,7 @@ Engine::Engine(const EngineConfig& config) : impl_(std::make_unique<Impl>(config
 Engine::~Engine() = default;
 std::span<const Event> Engine::apply(const Command& command) { return impl_->apply(command); }
 Seq Engine::last_seq() const { return impl_->last_seq(); }
+Timestamp Engine::last_timestamp() const { return impl_->last_timestamp(); }
 const EngineConfig& Engine::config() const { return impl_->config(); }
 const AssetSpec* Engine::asset(AssetId id) const { return impl_->asset(id); }
 const InstrumentView* Engine::instrument(InstrumentId id) const { return impl_->instrument(id); }

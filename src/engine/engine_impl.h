@@ -85,6 +85,7 @@ class Engine::Impl {
   // Queries.
   const EngineConfig& config() const { return cfg_; }
   Seq last_seq() const { return last_seq_; }
+  Timestamp last_timestamp() const { return last_timestamp_; }
   const AssetSpec* asset(AssetId id) const;
   const InstrumentView* instrument(InstrumentId id) const;
   const AccountView* account(AccountId id) const;
@@ -115,6 +116,9 @@ class Engine::Impl {
   void transfer(const Transfer& t, bool deposit);
   void add_asset(const AssetSpec& a);
   void add_instrument(const InstrumentSpec& s);
+  // The instrument's state if `s` follows every rule of docs/engine.md
+  // (base and quote must exist), else nullptr. Also used by restore().
+  std::unique_ptr<InstrumentState> make_instrument(const InstrumentSpec& s) const;
   void set_instrument_status(const SetInstrumentStatus& s);
   void configure_account(const ConfigureAccount& c);
   void set_account_enabled(const SetAccountEnabled& s);
@@ -136,6 +140,8 @@ class Engine::Impl {
   void expire(uint32_t oi, ExpireReason reason);
   void run_triggers();
   void expire_gtd(Timestamp now);
+  void push_gtd(const Order& o);
+  void compact_gtd_heap();
   void collect_instrument_orders(InstrumentId id, bool day_only);
 
   uint32_t alloc_order();
@@ -176,7 +182,9 @@ class Engine::Impl {
 
   EngineConfig cfg_;
   Seq last_seq_ = 0;
+  Timestamp last_timestamp_ = 0;
   uint64_t next_order_id_ = 1;
+  uint64_t live_gtd_orders_ = 0;  // GTD orders alive (the heap may also hold dead entries)
   uint64_t next_trade_id_ = 1;
   std::vector<AssetSpec> assets_;  // index = id; code empty = absent
   std::vector<std::unique_ptr<InstrumentState>> instruments_;
@@ -197,6 +205,7 @@ class Engine::Impl {
   CommandType cause_type_ = CommandType::kHeartbeat;
   uint64_t epoch_ = 1;
   std::vector<detail::LevelTouch> level_touches_;
+  std::vector<uint32_t> removed_touches_;  // indexes of touches whose level was removed
   InstrumentId traded_instrument_;
   std::vector<uint32_t> scratch_;
 

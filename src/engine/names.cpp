@@ -59,6 +59,7 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kCapacityExceeded: return "CAPACITY_EXCEEDED";
     case RejectReason::kInvalidAccount: return "INVALID_ACCOUNT";
     case RejectReason::kInvalidCommand: return "INVALID_COMMAND";
+    case RejectReason::kUnavailable: return "UNAVAILABLE";
   }
   return "UNKNOWN";
 }

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+
+#include "bourse/core/checked.h"
 
 #include "engine_impl.h"
 
@@ -66,6 +69,7 @@ struct Header {
   uint32_t version;
   uint32_t max_accounts, max_assets, max_instruments, order_capacity, default_max_open_orders;
   uint64_t last_seq, next_order_id, next_trade_id;
+  int64_t last_timestamp;
 };
 static_assert(std::has_unique_object_representations_v<Header>);
 
@@ -85,6 +89,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
   h.last_seq = last_seq_;
   h.next_order_id = next_order_id_;
   h.next_trade_id = next_trade_id_;
+  h.last_timestamp = last_timestamp_;
   w.put(h);
 
   uint32_t n = 0;
@@ -188,11 +193,15 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
   };
   Header h;
   if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.version != kVersion) return fail();
+  // Every setting that changes how commands resolve must match, or replaying
+  // the journal on top would not reproduce what clients were told.
   if (h.max_accounts != cfg_.max_accounts || h.max_assets != cfg_.max_assets ||
-      h.max_instruments != cfg_.max_instruments) {
+      h.max_instruments != cfg_.max_instruments || h.order_capacity != cfg_.order_capacity ||
+      h.default_max_open_orders != cfg_.default_max_open_orders || h.next_order_id == 0 || h.next_trade_id == 0) {
     return fail();
   }
   last_seq_ = h.last_seq;
+  last_timestamp_ = h.last_timestamp;
   next_order_id_ = h.next_order_id;
   next_trade_id_ = h.next_trade_id;
 
@@ -201,7 +210,8 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
   for (uint32_t i = 0; i < n; ++i) {
     AssetSpec a;
     int64_t supply;
-    if (!r.get(&a) || !r.get(&supply) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty()) {
+    if (!r.get(&a) || !r.get(&supply) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty() ||
+        a.scale < 0 || a.scale > 18 || supply < 0 || !assets_[a.id.value].code.empty()) {
       return fail();
     }
     assets_[a.id.value] = a;
@@ -213,15 +223,9 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     InstrumentSpec s;
     int64_t last;
     if (!r.get(&s) || !r.get(&last) || s.id.value == 0 || s.id.value >= cfg_.max_instruments) return fail();
-    if (asset(s.base) == nullptr || asset(s.quote) == nullptr || s.tick_size <= Price{}) return fail();
-    auto state = std::make_unique<InstrumentState>();
-    state->spec = s;
-    int64_t d = 1;
-    const int exponent = s.price_scale + assets_[s.base.value].scale - assets_[s.quote.value].scale;
-    if (exponent < 0 || exponent > 18) return fail();
-    for (int k = 0; k < exponent; ++k) d *= 10;
-    state->divisor = d;
-    state->hold_fee_ppm = std::max(s.maker_fee_ppm, s.taker_fee_ppm);
+    if (asset(s.base) == nullptr || asset(s.quote) == nullptr || instrument_state(s.id) != nullptr) return fail();
+    auto state = make_instrument(s);
+    if (!state || last < 0) return fail();
     state->last_price = Price{last};
     instruments_[s.id.value] = std::move(state);
   }
@@ -231,7 +235,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     uint32_t id, max_open;
     uint8_t enabled, stp;
     if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open)) return fail();
-    if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3) return fail();
+    if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3 || enabled > 1 || accounts_[id].exists) return fail();
     AccountState& a = accounts_[id];
     a.exists = true;
     a.enabled = enabled != 0;
@@ -244,11 +248,15 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     uint32_t acct, asset_id;
     int64_t available, locked;
     if (!r.get(&acct) || !r.get(&asset_id) || !r.get(&available) || !r.get(&locked)) return fail();
-    if (acct >= cfg_.max_accounts || !accounts_[acct].exists || asset_id >= cfg_.max_assets) return fail();
+    if (acct >= cfg_.max_accounts || !accounts_[acct].exists || asset(AssetId{asset_id}) == nullptr ||
+        available < 0 || locked < 0) {
+      return fail();
+    }
     ledger_.set_raw(AccountId{acct}, AssetId{asset_id}, {Amount{available}, Amount{locked}});
   }
 
   if (!r.get(&n) || n > cfg_.order_capacity) return fail();
+  std::map<std::pair<uint32_t, uint32_t>, Int128> holds;  // (account, asset) -> sum of order holds
   for (uint32_t i = 0; i < n; ++i) {
     OrderRecord rec;
     if (!r.get(&rec)) return fail();
@@ -257,6 +265,35 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
         rec.side < 1 || rec.side > 2 || rec.id == 0 || rec.id >= next_order_id_ || order_index_.find(rec.id)) {
       return fail();
     }
+    // The meaning, not only the shape: a CRC-valid snapshot with impossible
+    // orders must be refused here, not abort a later command.
+    const bool limit_type = rec.type == static_cast<uint8_t>(OrderType::kLimit) ||
+                            rec.type == static_cast<uint8_t>(OrderType::kStopLimit);
+    const bool stop_type = rec.type == static_cast<uint8_t>(OrderType::kStopLimit) ||
+                           rec.type == static_cast<uint8_t>(OrderType::kStopMarket);
+    if (rec.type < 1 || rec.type > 4 || rec.tif < 1 || rec.tif > 5 || rec.stp < 1 || rec.stp > 3 ||
+        rec.post_only > 1 || rec.pending > 1 || (rec.pending ? !stop_type : !limit_type) || rec.qty <= 0 ||
+        rec.filled < 0 || rec.filled >= rec.qty || rec.hold < 0 || rec.price < 0 || rec.stop_price < 0) {
+      return fail();
+    }
+    // Each hold must be exactly what the rules give, or a later fill could
+    // find it short (docs/engine.md, "Ledger and holds").
+    const bool stop_market = rec.type == static_cast<uint8_t>(OrderType::kStopMarket);
+    if (limit_type ? rec.price <= 0 : rec.price != 0) return fail();
+    if (stop_type ? rec.stop_price <= 0 : rec.stop_price != 0) return fail();
+    const Qty leaves{rec.qty - rec.filled};
+    if (rec.side == static_cast<uint8_t>(Side::kBuy)) {
+      Price expected_hold_price{rec.price};
+      if (stop_market && !stop_market_hold_price(*in, Price{rec.stop_price}, &expected_hold_price)) return fail();
+      int64_t expected_hold;
+      if (rec.hold_price != expected_hold_price.value || !buy_hold(*in, expected_hold_price, leaves, &expected_hold) ||
+          rec.hold != expected_hold) {
+        return fail();
+      }
+    } else if (rec.hold_price != 0 || rec.hold != leaves.value) {
+      return fail();
+    }
+    holds[{rec.account, rec.side == 1 ? in->spec.quote.value : in->spec.base.value}] += rec.hold;
     const uint32_t oi = alloc_order();
     if (oi == kNil) return fail();
     Order& o = orders_[oi];
@@ -286,7 +323,10 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (a.tail != kNil) orders_[a.tail].acct_next = oi; else a.head = oi;
     a.tail = oi;
     ++a.open_orders;
-    if (o.tif == TimeInForce::kGtd) gtd_heap_.push_back({o.expire_at, o.id.value});
+    if (o.tif == TimeInForce::kGtd) {
+      gtd_heap_.push_back({o.expire_at, o.id.value});
+      ++live_gtd_orders_;
+    }
     if (rec.pending) {
       o.state = OrderState::kPendingTrigger;
       in->book.stops(o.side).insert({o.stop_price, o.id, oi});
@@ -312,16 +352,42 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
           if (oi == nullptr) return fail();
           Order& o = orders_[*oi];
           if (o.state != OrderState::kActive || o.instrument != in->spec.id || o.side != side) return fail();
+          if (!level_fits(*in, side, o.price, o.leaves(), Qty{})) return fail();
           rest(*oi);
+          level_touches_.clear();  // restore tracks no changes (and must stay linear)
+          removed_touches_.clear();
         }
       }
     }
   }
-  // Every order is now resting or pending; anything else is a corrupt snapshot.
+  // Every order is now resting or pending, no book is crossed; anything else
+  // is a corrupt snapshot.
   bool consistent = r.done();
+  for (const auto& in : instruments_) {
+    if (in && !in->book.bids.empty() && !in->book.asks.empty() &&
+        in->book.bids.best().price >= in->book.asks.best().price) {
+      consistent = false;
+    }
+  }
   order_index_.for_each([&](uint64_t, uint32_t oi) {
     if (orders_[oi].state == OrderState::kActive) consistent = false;
   });
+  if (!consistent) return fail();
+  // Ledger invariants: locked = the holds of live orders; supply = all balances.
+  std::vector<Int128> total(cfg_.max_assets, 0);
+  for (uint32_t acct = 0; acct < accounts_.size() && consistent; ++acct) {
+    if (!accounts_[acct].exists) continue;
+    for (uint32_t a = 1; a < cfg_.max_assets; ++a) {
+      const Balance b = ledger_.get(AccountId{acct}, AssetId{a});
+      total[a] += b.available.value;
+      total[a] += b.locked.value;
+      const auto it = holds.find({acct, a});
+      if ((it == holds.end() ? 0 : it->second) != b.locked.value) consistent = false;
+    }
+  }
+  for (uint32_t a = 1; a < cfg_.max_assets && consistent; ++a) {
+    if (total[a] != ledger_.supply(AssetId{a}).value) consistent = false;
+  }
   if (!consistent) return fail();
   level_touches_.clear();
   return true;

@@ -1,7 +1,10 @@
 #include "bourse/sequencer/exchange.h"
 
 #include <cinttypes>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "bourse/core/log.h"
 #include "bourse/sequencer/snapshot_store.h"
@@ -43,21 +46,80 @@ bool replay_journal(const std::string& dir, Engine* engine, bool repair, Recover
   return true;
 }
 
+// The newest snapshot that is valid and restores; older ones are the fallback.
+void restore_newest_snapshot(const std::string& sdir, Engine* engine, RecoveryReport* rep) {
+  Seq ceiling = UINT64_MAX;
+  for (;;) {
+    LoadedSnapshot snap = load_latest_snapshot(sdir, ceiling);
+    if (!snap.found) return;
+    if (engine->restore(snap.body)) {
+      rep->snapshot_loaded = true;
+      rep->snapshot_seq = snap.seq;
+      return;
+    }
+    log_line(LogLevel::kError, "recovery", "snapshot %s is well-formed but does not restore; skipping",
+             snap.path.c_str());
+    if (snap.seq == 0) return;
+    ceiling = snap.seq - 1;
+  }
+}
+
+std::string config_text(const EngineConfig& c) {
+  return "max_accounts=" + std::to_string(c.max_accounts) + "\nmax_assets=" + std::to_string(c.max_assets) +
+         "\nmax_instruments=" + std::to_string(c.max_instruments) + "\norder_capacity=" +
+         std::to_string(c.order_capacity) + "\ndefault_max_open_orders=" + std::to_string(c.default_max_open_orders) +
+         "\n";
+}
+
+// The engine settings that change how commands resolve are fixed for a data
+// directory: replaying its journal under others would not reproduce what
+// clients were told. Recorded on first use, checked on every later one.
+bool check_engine_config(const std::string& data_dir, const EngineConfig& config, std::string* error) {
+  const std::string path = Exchange::config_path(data_dir);
+  const std::string want = config_text(config);
+  if (std::ifstream in(path); in) {
+    const std::string have((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (have == want) return true;
+    *error = path + " records a different engine configuration:\n" + have + "than this process uses:\n" + want;
+    return false;
+  }
+  std::ofstream out(path);
+  out << want;
+  out.close();
+  if (!out) {
+    *error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool read_engine_config(const std::string& data_dir, EngineConfig* config) {
+  std::ifstream in(Exchange::config_path(data_dir));
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string key = line.substr(0, eq);
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(line.c_str() + eq + 1, &end, 10);
+    if (end == line.c_str() + eq + 1 || *end != '\0' || v > UINT32_MAX) return false;
+    const auto value = static_cast<uint32_t>(v);
+    if (key == "max_accounts") config->max_accounts = value;
+    else if (key == "max_assets") config->max_assets = value;
+    else if (key == "max_instruments") config->max_instruments = value;
+    else if (key == "order_capacity") config->order_capacity = value;
+    else if (key == "default_max_open_orders") config->default_max_open_orders = value;
+    else return false;
+  }
+  return true;
+}
 
 ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine) {
   ReplayResult r;
-  if (!from_scratch) {
-    LoadedSnapshot snap = load_latest_snapshot(Exchange::snapshot_dir(data_dir));
-    if (snap.found) {
-      if (!engine->restore(snap.body)) {
-        r.error = "snapshot " + snap.path + " does not restore";
-        return r;
-      }
-      r.report.snapshot_loaded = true;
-      r.report.snapshot_seq = snap.seq;
-    }
-  }
+  if (!from_scratch) restore_newest_snapshot(Exchange::snapshot_dir(data_dir), engine, &r.report);
   r.ok = replay_journal(Exchange::journal_dir(data_dir), engine, false, &r.report, &r.error);
   return r;
 }
@@ -69,30 +131,34 @@ std::unique_ptr<Exchange> Exchange::open(const ExchangeOptions& options, std::st
   std::unique_ptr<Exchange> x(new Exchange(options));
   const std::string jdir = journal_dir(options.data_dir);
   const std::string sdir = snapshot_dir(options.data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(jdir, ec);
-  std::filesystem::create_directories(sdir, ec);
-  if (ec) {
-    *error = "cannot create " + options.data_dir + ": " + ec.message();
+  for (const std::string& dir : {jdir, sdir}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      *error = "cannot create " + dir + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  if (!check_engine_config(options.data_dir, options.engine, error)) return nullptr;
+
+  // Look before repairing: a torn or corrupt tail is truncated, but damage
+  // that would delete whole segments loses records that may have been
+  // acknowledged, so it needs the operator's consent.
+  JournalScanReport dry;
+  std::string scan_error;
+  if (!scan_journal(jdir, UINT64_MAX, nullptr, false, &dry, &scan_error)) {
+    *error = "journal scan failed: " + scan_error;
+    return nullptr;
+  }
+  if (dry.had_corruption && dry.deleted_segments > 0 && !options.accept_journal_loss) {
+    *error = "journal corrupt before its last segment (" + dry.detail + "); repairing would delete " +
+             std::to_string(dry.deleted_segments) + " later segments (" + std::to_string(dry.truncated_bytes) +
+             " bytes). Copy " + jdir + " aside and restart with accept_journal_loss to proceed.";
     return nullptr;
   }
 
-  // Newest valid snapshot whose state restores; corrupt ones are skipped.
   RecoveryReport& rep = x->recovery_;
-  Seq ceiling = UINT64_MAX;
-  for (;;) {
-    LoadedSnapshot snap = load_latest_snapshot(sdir, ceiling);
-    if (!snap.found) break;
-    if (x->engine_.restore(snap.body)) {
-      rep.snapshot_loaded = true;
-      rep.snapshot_seq = snap.seq;
-      break;
-    }
-    log_line(LogLevel::kError, "recovery", "snapshot %s is well-formed but does not restore; skipping",
-             snap.path.c_str());
-    if (snap.seq == 0) break;
-    ceiling = snap.seq - 1;
-  }
+  restore_newest_snapshot(sdir, &x->engine_, &rep);
   if (!replay_journal(jdir, &x->engine_, true, &rep, error)) return nullptr;
 
   // A journal that ends before the snapshot (only after real disk damage: a
@@ -104,12 +170,13 @@ std::unique_ptr<Exchange> Exchange::open(const ExchangeOptions& options, std::st
     log_line(LogLevel::kError, "recovery",
              "journal ends at seq %" PRIu64 " before snapshot seq %" PRIu64 "; moving it to %s", rep.journal.last_seq,
              rep.snapshot_seq, aside.c_str());
+    std::error_code ec;
     std::filesystem::rename(jdir, aside, ec);
+    if (!ec) std::filesystem::create_directories(jdir, ec);
     if (ec) {
       *error = "cannot move " + jdir + " aside: " + ec.message();
       return nullptr;
     }
-    std::filesystem::create_directories(jdir, ec);
   }
 
   JournalOptions jo;
@@ -119,6 +186,7 @@ std::unique_ptr<Exchange> Exchange::open(const ExchangeOptions& options, std::st
   x->journal_ = JournalWriter::open(jo, x->engine_.last_seq(), error);
   if (!x->journal_) return nullptr;
   rep.last_seq = x->engine_.last_seq();
+  x->last_timestamp_ = x->engine_.last_timestamp();
   log_line(LogLevel::kInfo, "recovery",
            "recovered seq=%" PRIu64 " snapshot=%" PRIu64 " replayed=%" PRIu64 " truncated_bytes=%" PRIu64
            " state_hash=%016" PRIx64,
@@ -131,6 +199,15 @@ Exchange::~Exchange() { close(); }
 std::span<const Event> Exchange::submit(Command command) { return submit_at(command, clock_->now()); }
 
 std::span<const Event> Exchange::submit_at(Command command, Timestamp timestamp) {
+  if (journal_->failed()) {
+    // Nothing may be applied that could not be recovered.
+    unavailable_ = Event{};
+    unavailable_.cause = command.header;
+    unavailable_.type = EventType::kOrderRejected;
+    unavailable_.rejected.reason = RejectReason::kUnavailable;
+    unavailable_.rejected.command = command.header.type;
+    return {&unavailable_, 1};
+  }
   // Timestamps never go backwards, whatever the wall clock does.
   last_timestamp_ = std::max(last_timestamp_, timestamp);
   command.header.seq = engine_.last_seq() + 1;
@@ -176,9 +253,8 @@ void Exchange::close() {
   if (closed_ || !journal_) return;
   closed_ = true;
   journal_->flush();
-  if (engine_.last_seq() != recovery_.snapshot_seq || since_snapshot_ != 0) snapshot_now();
+  if (!journal_->failed() && (engine_.last_seq() != recovery_.snapshot_seq || since_snapshot_ != 0)) snapshot_now();
   join_snapshot_writer();
-  journal_.reset();
 }
 
 }  // namespace bourse

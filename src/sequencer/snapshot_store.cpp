@@ -104,7 +104,8 @@ bool write_snapshot(const std::string& dir, Seq seq, std::span<const unsigned ch
     return false;
   }
   const std::vector<Seq> all = list_snapshots(dir);
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) {
+  const auto kept = static_cast<std::size_t>(std::max(keep, 1));  // never the one just written
+  for (std::size_t i = 0; i + kept < all.size(); ++i) {
     ::unlink(snapshot_path(dir, all[i]).c_str());
   }
   return true;
@@ -127,6 +128,8 @@ LoadedSnapshot load_latest_snapshot(const std::string& dir, Seq max_seq) {
       problem = "bad magic or version";
     } else if (h.seq != *it || h.body_bytes > kMaxBody) {
       problem = "header does not match file name";
+    } else if (std::error_code ec; h.body_bytes != std::filesystem::file_size(path, ec) - sizeof(h) || ec) {
+      problem = "length mismatch";  // checked before allocating: the length is not under the CRC
     } else {
       body.resize(h.body_bytes);
       if (std::fread(body.data(), 1, body.size(), f) != body.size() || std::fgetc(f) != EOF) {

@@ -58,5 +58,48 @@ TEST(Allocation, NonePerCommandInSteadyStateManySymbols) { expect_no_allocations
 // preallocated for it (the workload's engine config does) it allocates nothing.
 TEST(Allocation, NoneForPlaceOnlyAfterWarmUp) { expect_no_allocations(bench::Mix::kPlaceOnly, 1); }
 
+// Orders that end before their GTD expiry leave entries in the expiry heap;
+// the heap compacts in place, so churn neither grows it nor allocates.
+TEST(Allocation, GtdChurnStaysBounded) {
+  bench::WorkloadConfig wc;
+  wc.commands = 0;
+  wc.accounts = 10;
+  wc.levels_per_side = 10;
+  wc.orders_per_level = 1;
+  const bench::Workload w = bench::make_workload(wc);
+  Engine engine(w.engine_config);
+  for (const Command& c : w.setup) engine.apply(c);
+  Seq seq = engine.last_seq();
+  Timestamp now = 1'800'000'000'000'000'000;
+  auto churn = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      PlaceOrder p;
+      p.account = AccountId{1};
+      p.instrument = InstrumentId{1};
+      p.side = Side::kBuy;
+      p.tif = TimeInForce::kGtd;
+      p.expire_at = now + 3'600'000'000'000;
+      p.price = Price{900'000};
+      p.qty = Qty{10'000};
+      Command c = Command::place_order(p);
+      c.header.seq = ++seq;
+      c.header.timestamp = ++now;
+      const auto ev = engine.apply(c);
+      ASSERT_EQ(ev[0].type, EventType::kOrderAccepted);
+      CancelOrder x;
+      x.account = p.account;
+      x.order_id = ev[0].accepted.order_id;
+      Command cc = Command::cancel_order(x);
+      cc.header.seq = ++seq;
+      cc.header.timestamp = ++now;
+      engine.apply(cc);
+    }
+  };
+  churn(20'000);
+  const uint64_t before = g_allocations.load();
+  churn(200'000);
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+}
+
 }  // namespace
 }  // namespace bourse

@@ -257,5 +257,69 @@ TEST(Recovery, JournalCutAroundASnapshot) {
   }
 }
 
+TEST(Recovery, CorruptionBeforeTheLastSegmentNeedsConsent) {
+  TempDir d, image;
+  const CrashRun run = run_commands(d.path() + "/data", image.path(), 6, 3'000, 0);
+  TempDir crash;
+  copy_dir(image.path(), crash.path());
+  for (const auto& e : fs::directory_iterator(Exchange::snapshot_dir(crash.path()))) fs::remove(e.path());
+  const auto segs = segments(crash.path());
+  ASSERT_GE(segs.size(), 3u);
+  {  // flip a byte in the middle of the first segment
+    std::fstream f(segs[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(segs[0]) / 2));
+    f.put('\x42');
+  }
+  ExchangeOptions o;
+  o.data_dir = crash.path();
+  o.engine = config();
+  o.fsync = false;
+  std::string error;
+  EXPECT_EQ(Exchange::open(o, &error), nullptr);
+  EXPECT_NE(error.find("accept_journal_loss"), std::string::npos) << error;
+  EXPECT_EQ(segments(crash.path()).size(), segs.size());  // nothing was deleted
+  o.accept_journal_loss = true;
+  auto x = Exchange::open(o, &error);
+  ASSERT_NE(x, nullptr) << error;
+  EXPECT_LT(x->last_seq(), first_seq_of(segs[1]));
+  EXPECT_EQ(x->engine().state_hash(), run.hash[x->last_seq()]);
+}
+
+TEST(Recovery, ADifferentEngineConfigurationIsRefused) {
+  TempDir d, image;
+  run_commands(d.path() + "/data", image.path(), 7, 500, 100);
+  ExchangeOptions o;
+  o.data_dir = image.path();
+  o.engine = config();
+  o.engine.default_max_open_orders += 1;
+  std::string error;
+  EXPECT_EQ(Exchange::open(o, &error), nullptr);
+  EXPECT_NE(error.find("different engine configuration"), std::string::npos) << error;
+}
+
+TEST(Recovery, TimestampsNeverGoBackAcrossARestart) {
+  TempDir d;
+  ManualClock clock(5'000'000'000'000'000'000);
+  ExchangeOptions o;
+  o.data_dir = d.path();
+  o.engine = config();
+  o.fsync = false;
+  o.clock = &clock;
+  std::string error;
+  Timestamp last = 0;
+  {
+    auto x = Exchange::open(o, &error);
+    ASSERT_NE(x, nullptr) << error;
+    x->submit(Command::heartbeat());
+    last = x->engine().last_timestamp();
+  }
+  clock.set(1'000);  // the wall clock stepped back across the restart
+  auto x = Exchange::open(o, &error);
+  ASSERT_NE(x, nullptr) << error;
+  EXPECT_EQ(x->engine().last_timestamp(), last);
+  x->submit(Command::heartbeat());
+  EXPECT_EQ(x->engine().last_timestamp(), last);
+}
+
 }  // namespace
 }  // namespace bourse

@@ -99,6 +99,9 @@ class Engine {
   std::span<const Event> apply(const Command& command);
 
   Seq last_seq() const;
+  // Timestamp of the last applied command (part of the state: GTD expiry
+  // depends on it, and the sequencer never stamps below it after recovery).
+  Timestamp last_timestamp() const;
   const EngineConfig& config() const;
 
   // --- queries (engine thread only) ---------------------------------------

@@ -52,6 +52,7 @@ enum class RejectReason : uint8_t {
   kCapacityExceeded = 30,     // order pool, account table or asset table is full
   kInvalidAccount = 31,       // account id out of range, or the fee account
   kInvalidCommand = 32,       // unknown command type
+  kUnavailable = 33,          // not applied: the venue cannot make commands durable (journal failure)
 };
 
 // Why a live order stopped being live without filling. Stable codes.

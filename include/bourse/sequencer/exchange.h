@@ -30,6 +30,10 @@ struct ExchangeOptions {
   int keep_snapshots = 3;
   std::size_t segment_bytes = 64u << 20;
   Clock* clock = nullptr;               // nullptr: the system clock
+  // Corruption that would drop whole journal segments (not just a torn or
+  // corrupt tail) loses records that may have been acknowledged: refuse to
+  // start unless the operator accepts that loss.
+  bool accept_journal_loss = false;
 };
 
 struct RecoveryReport {
@@ -47,8 +51,11 @@ class Exchange {
   static std::unique_ptr<Exchange> open(const ExchangeOptions& options, std::string* error);
   ~Exchange();  // close()
 
+  // After a journal failure nothing more is applied: the result is a single
+  // OrderRejected(UNAVAILABLE) that no engine state stands behind.
   std::span<const Event> submit(Command command);
-  // As submit() with the timestamp given (tools and tests).
+  // As submit() with the timestamp given (tools and tests); timestamps never
+  // go below the last one applied, across restarts too.
   std::span<const Event> submit_at(Command command, Timestamp timestamp);
 
   Seq last_seq() const { return engine_.last_seq(); }
@@ -63,13 +70,16 @@ class Exchange {
   void snapshot_now();
   // Blocks until the snapshot being written (if any) is on disk.
   void wait_for_snapshot() { join_snapshot_writer(); }
-  // Flushes the journal, writes a final snapshot and waits for it.
+  // Flushes the journal, writes a final snapshot and waits for it. The
+  // journal stays open for durable_seq() until the Exchange is destroyed;
+  // other threads must be done with it before that.
   void close();
 
   const Engine& engine() const { return engine_; }
   const RecoveryReport& recovery() const { return recovery_; }
 
   static std::string journal_dir(const std::string& data_dir) { return data_dir + "/journal"; }
+  static std::string config_path(const std::string& data_dir) { return data_dir + "/engine.conf"; }
   static std::string snapshot_dir(const std::string& data_dir) { return data_dir + "/snapshots"; }
 
  private:
@@ -87,6 +97,7 @@ class Exchange {
   std::thread snapshot_writer_;
   bool closed_ = false;
   unsigned char encode_buffer_[kMaxEncodedCommand];
+  Event unavailable_;
 };
 
 // Rebuilds engine state from a data directory without modifying it:
@@ -98,5 +109,10 @@ struct ReplayResult {
   RecoveryReport report;
 };
 ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine);
+
+// The engine configuration recorded in DATA_DIR/engine.conf (fields not in
+// the file keep their value in *config). False if the file is missing or
+// malformed.
+bool read_engine_config(const std::string& data_dir, EngineConfig* config);
 
 }  // namespace bourse
