@@ -35,6 +35,8 @@ struct RunResult {
   double throughput_per_s = 0;
   uint64_t offered_rate = 0;
   Percentiles latency_ns;           // at the offered rate (open loop)
+  Percentiles service_ns;           // the apply() call alone, same pass
+  Percentiles floor_ns;             // the same open loop doing nothing: this machine's jitter
   double achieved_rate = 0;
   int64_t allocations = -1;         // -1: no counter linked
   double allocations_per_command = -1;

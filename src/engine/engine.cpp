@@ -52,7 +52,8 @@ Engine::Impl::Impl(const EngineConfig& config)
       client_index_(std::min(config.order_capacity, config.preallocated_orders)) {
   reset();
   events_.reserve(kEventReserve);
-  level_touches_.reserve(256);
+  level_touches_.reserve(4096);
+  removed_touches_.reserve(4096);
   scratch_.reserve(1024);
 }
 
@@ -71,13 +72,14 @@ void Engine::Impl::reset() {
   accounts_[0].enabled = false;
   ledger_.clear();
   const uint32_t prealloc = std::min(cfg_.order_capacity, cfg_.preallocated_orders);
-  orders_.clear();
-  orders_.reserve(prealloc);
-  client_ids_.clear();
-  client_ids_.reserve(prealloc);
+  // Constructed, not just reserved: the pages are touched now, not on the
+  // engine thread's first use (a page fault is ~microseconds on a VM).
+  orders_.assign(prealloc, Order{});
+  client_ids_.assign(prealloc, ClientOrderId{});
+  orders_used_ = 0;
   free_order_ = kNil;
-  levels_.clear();
-  levels_.reserve(prealloc / 4 + 1024);
+  levels_.assign(prealloc / 4 + 1024, detail::PriceLevel{});
+  levels_used_ = 0;
   free_level_ = kNil;
   order_index_.reset(prealloc);
   client_index_.reset(prealloc);
@@ -129,7 +131,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
 // Events
 
 Event& Engine::Impl::emit(EventType type) {
-  Event& e = events_.emplace_back();
+  Event& e = events_.emplace_back(blank_event_);
   e.cause = *cause_;
   e.type = type;
   return e;
@@ -268,10 +270,12 @@ uint32_t Engine::Impl::alloc_order() {
     free_order_ = orders_[i].next;
     return i;
   }
-  if (orders_.size() >= cfg_.order_capacity) return kNil;
-  orders_.emplace_back();
-  client_ids_.emplace_back();
-  return static_cast<uint32_t>(orders_.size() - 1);
+  if (orders_used_ == orders_.size()) {
+    if (orders_.size() >= cfg_.order_capacity) return kNil;
+    orders_.emplace_back();  // past the preallocation: amortized growth
+    client_ids_.emplace_back();
+  }
+  return orders_used_++;
 }
 
 uint32_t Engine::Impl::alloc_level() {
@@ -280,8 +284,8 @@ uint32_t Engine::Impl::alloc_level() {
     free_level_ = levels_[i].next_free;
     return i;
   }
-  levels_.emplace_back();
-  return static_cast<uint32_t>(levels_.size() - 1);
+  if (levels_used_ == levels_.size()) levels_.emplace_back();
+  return levels_used_++;
 }
 
 void Engine::Impl::free_level(uint32_t li) {

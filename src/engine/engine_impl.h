@@ -192,8 +192,10 @@ class Engine::Impl {
   detail::Ledger ledger_;
   std::vector<Order> orders_;
   std::vector<ClientOrderId> client_ids_;  // parallel to orders_: cold, kept off the hot cache lines
+  uint32_t orders_used_ = 0;  // slots ever handed out (the rest of orders_ is preallocated)
   uint32_t free_order_ = detail::kNil;
   std::vector<detail::PriceLevel> levels_;
+  uint32_t levels_used_ = 0;
   uint32_t free_level_ = detail::kNil;
   detail::OpenHashMap<uint64_t, uint32_t, detail::IdHash> order_index_;
   detail::OpenHashMap<detail::ClientKey, uint32_t, detail::ClientKeyHash> client_index_;
@@ -201,6 +203,7 @@ class Engine::Impl {
 
   // Per-command scratch.
   std::vector<Event> events_;
+  const Event blank_event_;  // all zero: copied (vector moves), cheaper than zeroing in place
   const CommandHeader* cause_ = nullptr;
   CommandType cause_type_ = CommandType::kHeartbeat;
   uint64_t epoch_ = 1;

@@ -19,7 +19,7 @@ Ledger::Ledger(uint32_t max_accounts, uint32_t max_assets)
     : max_assets_(max_assets),
       slots_(static_cast<std::size_t>(max_accounts) * max_assets),
       supply_(max_assets) {
-  touched_.reserve(64);
+  touched_.reserve(4096);
 }
 
 void Ledger::clear() {

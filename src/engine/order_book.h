@@ -71,12 +71,10 @@ class PriceLadder {
   // i-th best (0 = best).
   const LevelRef& at_rank(std::size_t i) const { return refs_[refs_.size() - 1 - i]; }
 
-  // Position where `price` is or would be inserted.
+  // Position where `price` is or would be inserted. Branchless (cmov)
+  // binary search: level prices near the touch are not predictable.
   std::size_t lower_bound(Price price) const {
-    auto it = std::lower_bound(refs_.begin(), refs_.end(), price, [this](const LevelRef& r, Price p) {
-      return side_ == Side::kBuy ? r.price < p : r.price > p;
-    });
-    return static_cast<std::size_t>(it - refs_.begin());
+    return side_ == Side::kBuy ? search<true>(price.value) : search<false>(price.value);
   }
   uint32_t find(Price price) const {
     const std::size_t i = lower_bound(price);
@@ -92,6 +90,21 @@ class PriceLadder {
   void clear() { refs_.clear(); }
 
  private:
+  template <bool kAscending>
+  std::size_t search(int64_t p) const {
+    std::size_t len = refs_.size();
+    if (len == 0) return 0;
+    const LevelRef* base = refs_.data();
+    while (len > 1) {
+      const std::size_t half = len / 2;
+      const int64_t v = base[half - 1].price.value;
+      base = (kAscending ? v < p : v > p) ? base + half : base;
+      len -= half;
+    }
+    const int64_t v = base->price.value;
+    return static_cast<std::size_t>(base - refs_.data()) + ((kAscending ? v < p : v > p) ? 1 : 0);
+  }
+
   Side side_;
   std::vector<LevelRef> refs_;
 };
