@@ -43,3 +43,11 @@ scenario "memory per resting order" \
   --commands 1000 --rate 0 --memory-orders 1000000
 printf 'device floor: append 70,000 bytes + fdatasync (the journal batch size at 1M/s)\n  command: build/release/bench/fsync_probe /tmp 70000 2000\n  %s\n' \
   "$("$(dirname "$bin")/bench/fsync_probe" "${TMPDIR:-/tmp}" 70000 2000)"
+# The same with both cores busy, as they are during the journaled runs
+# (engine thread spinning + flusher): the kernel's I/O threads must wait.
+spin() { timeout 15 sh -c 'while :; do :; done'; }
+spin & s1=$!; spin & s2=$!
+sleep 0.5
+printf 'device floor with both cores busy\n  command: (two busy loops) + build/release/bench/fsync_probe /tmp 70000 2000\n  %s\n' \
+  "$("$(dirname "$bin")/bench/fsync_probe" "${TMPDIR:-/tmp}" 70000 2000)"
+kill "$s1" "$s2" 2>/dev/null || true
