@@ -4,7 +4,10 @@
 // corrupt snapshots), recover, and compare the state hash with a reference
 // engine that applied the same commands up to the last record that survived.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -295,6 +298,47 @@ TEST(Recovery, ADifferentEngineConfigurationIsRefused) {
   std::string error;
   EXPECT_EQ(Exchange::open(o, &error), nullptr);
   EXPECT_NE(error.find("different engine configuration"), std::string::npos) << error;
+}
+
+// After a journal I/O error (EFBIG from RLIMIT_FSIZE here) the exchange
+// applies nothing more: UNAVAILABLE, engine untouched. (Commands applied
+// before the failure was seen were never durable, so never acknowledged.)
+TEST(Recovery, NothingIsAppliedAfterTheJournalFails) {
+  TempDir d;
+  ExchangeOptions o;
+  o.data_dir = d.path();
+  o.engine = config();
+  o.fsync = false;
+  o.snapshot_every = 0;
+  std::string error;
+  auto x = Exchange::open(o, &error);
+  ASSERT_NE(x, nullptr) << error;
+  x->submit(Command::add_asset({AssetCode::from("USD"), AssetId{1}, 2}));
+  x->submit(Command::configure_account({AccountId{1}, 0, StpMode::kCancelNewest, {}}));
+  ASSERT_TRUE(x->wait_durable(x->last_seq()));
+
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 2'000;  // the segment is already past this: the next write fails
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+  for (int i = 0; i < 1'000 && !x->journal_failed(); ++i) {
+    x->submit(Command::deposit({Amount{1}, AccountId{1}, AssetId{1}}));
+    x->wait_durable(x->last_seq());
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(x->journal_failed());
+
+  const Seq seq = x->last_seq();
+  const uint64_t hash = x->engine().state_hash();
+  const auto ev = x->submit(Command::deposit({Amount{1}, AccountId{1}, AssetId{1}}));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, EventType::kOrderRejected);
+  EXPECT_EQ(ev[0].rejected.reason, RejectReason::kUnavailable);
+  EXPECT_EQ(x->last_seq(), seq);
+  EXPECT_EQ(x->engine().state_hash(), hash);
 }
 
 TEST(Recovery, TimestampsNeverGoBackAcrossARestart) {
