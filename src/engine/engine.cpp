@@ -43,6 +43,22 @@ bool crosses(Side side, Price price, Price best_opposite) {
   return side == Side::kBuy ? price >= best_opposite : price <= best_opposite;
 }
 
+// A command touches a handful of balances and levels: insertion sort beats
+// std::sort's setup at that size and degrades gracefully on a long sweep.
+template <class T, class Less>
+void sort_small(std::vector<T>& v, Less less) {
+  if (v.size() > 32) {
+    std::sort(v.begin(), v.end(), less);
+    return;
+  }
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    T x = v[i];
+    std::size_t j = i;
+    for (; j > 0 && less(x, v[j - 1]); --j) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 }  // namespace
 
 Engine::Impl::Impl(const EngineConfig& config)
@@ -102,7 +118,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   removed_touches_.clear();
   traded_instrument_ = InstrumentId{};
 
-  expire_gtd(c.header.timestamp);
+  if (!gtd_heap_.empty() && gtd_heap_.front().expire_at <= c.header.timestamp) expire_gtd(c.header.timestamp);
 
   switch (c.header.type) {
     case CommandType::kPlaceOrder: place_order(c.payload.place); break;
@@ -177,7 +193,7 @@ void Engine::Impl::touch_new_level(InstrumentId inst, Side side, Price price, ui
 void Engine::Impl::emit_balance_changes() {
   auto& touched = ledger_.touched();
   if (touched.empty()) return;
-  std::sort(touched.begin(), touched.end(), [](const detail::Ledger::Touched& a, const detail::Ledger::Touched& b) {
+  sort_small(touched, [](const detail::Ledger::Touched& a, const detail::Ledger::Touched& b) {
     return a.account != b.account ? a.account < b.account : a.asset < b.asset;
   });
   for (const auto& t : touched) {
@@ -193,13 +209,11 @@ void Engine::Impl::emit_balance_changes() {
 
 void Engine::Impl::emit_level_changes() {
   if (level_touches_.empty()) return;
-  if (level_touches_.size() > 1) {
-    std::sort(level_touches_.begin(), level_touches_.end(), [](const detail::LevelTouch& a, const detail::LevelTouch& b) {
-      if (a.instrument != b.instrument) return a.instrument < b.instrument;
-      if (a.side != b.side) return a.side < b.side;
-      return a.price < b.price;
-    });
-  }
+  sort_small(level_touches_, [](const detail::LevelTouch& a, const detail::LevelTouch& b) {
+    if (a.instrument != b.instrument) return a.instrument < b.instrument;
+    if (a.side != b.side) return a.side < b.side;
+    return a.price < b.price;
+  });
   for (const detail::LevelTouch& t : level_touches_) {
     const Qty qty = t.level == kNil ? Qty{} : levels_[t.level].total;
     const uint32_t count = t.level == kNil ? 0 : levels_[t.level].count;
@@ -232,10 +246,6 @@ bool Engine::Impl::buy_hold(const InstrumentState& in, Price hold_price, Qty q, 
   int64_t n;
   if (!notional(in, hold_price, q, &n)) return false;
   return checked_add(n, fee(n, in.hold_fee_ppm), out);
-}
-
-Price Engine::Impl::reference_price(const InstrumentState& in) const {
-  return in.last_price ? in.last_price : in.spec.reference_price;
 }
 
 void Engine::Impl::refresh_band(const InstrumentState& in) const {

@@ -152,14 +152,16 @@ class Engine::Impl {
   bool notional(const InstrumentState& in, Price p, Qty q, int64_t* out) const;
   bool buy_hold(const InstrumentState& in, Price hold_price, Qty q, int64_t* out) const;
   static int64_t fee(int64_t notional, int32_t ppm);
-  Price reference_price(const InstrumentState& in) const;
+  Price reference_price(const InstrumentState& in) const {
+    return in.last_price ? in.last_price : in.spec.reference_price;
+  }
   void refresh_band(const InstrumentState& in) const;
   Price band_low(const InstrumentState& in) const {
-    refresh_band(in);
+    if (reference_price(in) != in.band_ref) refresh_band(in);
     return in.band_low;
   }
   Price band_high(const InstrumentState& in) const {
-    refresh_band(in);
+    if (reference_price(in) != in.band_ref) refresh_band(in);
     return in.band_high;
   }
   bool stop_market_hold_price(const InstrumentState& in, Price stop, Price* out) const;
