@@ -3,7 +3,7 @@
 // for the expected size; it only grows (and allocates) when the load factor
 // passes 1/2, which a correctly sized engine never reaches in steady state.
 // Single-threaded, owned by the engine thread. Tested against
-// std::unordered_map in tests/engine/open_hash_map_test.cpp.
+// std::unordered_map in tests/engine/order_book_test.cpp.
 #pragma once
 
 #include <cstddef>
