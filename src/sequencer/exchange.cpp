@@ -229,9 +229,9 @@ void Exchange::join_snapshot_writer() {
 
 void Exchange::snapshot_now() {
   since_snapshot_ = 0;
-  join_snapshot_writer();  // at most one snapshot in flight
-  auto body = std::make_shared<std::vector<unsigned char>>();
-  engine_.serialize(body.get());
+  join_snapshot_writer();  // at most one snapshot in flight: the buffer is free again
+  engine_.serialize(&snapshot_buffer_);
+  const std::vector<unsigned char>* body = &snapshot_buffer_;
   const Seq seq = engine_.last_seq();
   JournalWriter* journal = journal_.get();
   const std::string dir = snapshot_dir(options_.data_dir);

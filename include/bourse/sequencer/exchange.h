@@ -95,6 +95,9 @@ class Exchange {
   Timestamp last_timestamp_ = 0;
   uint64_t since_snapshot_ = 0;
   std::thread snapshot_writer_;
+  // Reused: at most one snapshot is in flight, and a fresh 100 MB buffer
+  // would page-fault on the engine thread every time.
+  std::vector<unsigned char> snapshot_buffer_;
   bool closed_ = false;
   unsigned char encode_buffer_[kMaxEncodedCommand];
   Event unavailable_;
