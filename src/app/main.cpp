@@ -6,14 +6,12 @@
 #include <filesystem>
 #include <map>
 
+#include "bench/alloc_counter.h"
 #include "bench/engine_bench_runner.h"
 #include "bourse/core/log.h"
 #include "bourse/sequencer/exchange.h"
 #include "demo.h"
 
-namespace bourse::app {
-uint64_t allocation_count();
-}
 
 namespace {
 
@@ -136,7 +134,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bourse bench engine: --journal must be none, async or fsync\n");
       return 2;
     }
-    ro.allocation_count = &app::allocation_count;
+    ro.allocation_count = &bench::allocation_count;
     const bench::RunResult r = bench::run_engine_bench(ro);
     std::printf("%s\n", json ? r.to_json().c_str() : r.to_text().c_str());
     return 0;

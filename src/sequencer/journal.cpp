@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bourse/core/crc32c.h"
+#include "bourse/core/file_io.h"
 #include "bourse/core/log.h"
 
 namespace bourse {
@@ -95,19 +96,6 @@ int open_retry(const char* path, int flags, mode_t mode = 0) {
     fd = ::open(path, flags, mode);
   } while (fd < 0 && errno == EINTR);
   return fd;
-}
-
-bool write_all(int fd, const unsigned char* p, std::size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
 }
 
 // A failed fdatasync is never retried: the kernel may have dropped the dirty

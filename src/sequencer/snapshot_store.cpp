@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "bourse/core/crc32c.h"
+#include "bourse/core/file_io.h"
 #include "bourse/core/log.h"
 
 namespace bourse {
@@ -28,20 +29,6 @@ struct FileHeader {
   uint64_t body_bytes;
 };
 static_assert(sizeof(FileHeader) == 32);
-
-bool write_all(int fd, const void* data, std::size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 bool fsync_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);

@@ -40,7 +40,9 @@ std::vector<Event> Market::run(Command c) {
   return {span.begin(), span.end()};
 }
 
-std::vector<Event> Market::place(const OrderArgs& a) {
+std::vector<Event> Market::place(const OrderArgs& a) { return run(Command::place_order(to_place_order(a))); }
+
+PlaceOrder to_place_order(const OrderArgs& a) {
   PlaceOrder p;
   p.account = AccountId{a.account};
   p.instrument = InstrumentId{a.instrument};
@@ -54,7 +56,7 @@ std::vector<Event> Market::place(const OrderArgs& a) {
   p.post_only = a.post_only ? 1 : 0;
   p.expire_at = a.expire_at;
   p.client_order_id = ClientOrderId::from(a.client_order_id);
-  return run(Command::place_order(p));
+  return p;
 }
 
 std::vector<Event> Market::cancel(uint32_t account, uint64_t order_id) {

@@ -35,6 +35,8 @@ struct OrderArgs {
   uint32_t instrument = 1;
 };
 
+PlaceOrder to_place_order(const OrderArgs& a);
+
 class Market {
  public:
   explicit Market(EngineConfig config = {256, 8, 8, 1u << 16, 1000}, bool setup = true);

@@ -37,19 +37,7 @@ class Risk : public ::testing::Test {
     EXPECT_EQ(rejected(ev), expected) << "got " << reject_reason_name(rejected(ev));
   }
   void order(R expected, OrderArgs a) {
-    PlaceOrder p;
-    p.account = AccountId{a.account};
-    p.instrument = InstrumentId{a.instrument};
-    p.side = a.side;
-    p.type = a.type;
-    p.tif = a.tif;
-    p.price = Price{a.price};
-    p.stop_price = Price{a.stop_price};
-    p.qty = Qty{a.qty};
-    p.stp = a.stp;
-    p.post_only = a.post_only;
-    p.expire_at = a.expire_at;
-    p.client_order_id = ClientOrderId::from(a.client_order_id);
+    const PlaceOrder p = to_place_order(a);
     const std::size_t live = m.engine.live_order_count();
     const Balance usd = m.bal(a.account < 256 ? a.account : 1, kUsd);
     check(expected, Command::place_order(p));

@@ -1,5 +1,6 @@
-// Counts global heap allocations so that `bourse bench engine` can report
-// allocations per command. Replaces operator new for the bourse binary only.
+// Counts global heap allocations (see alloc_counter.h).
+#include "bench/alloc_counter.h"
+
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -13,9 +14,9 @@ std::atomic<uint64_t> g_allocations{0};
 // replacements and misreports them as mismatched; they are not.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
-namespace bourse::app {
+namespace bourse::bench {
 uint64_t allocation_count() { return g_allocations.load(std::memory_order_relaxed); }
-}  // namespace bourse::app
+}  // namespace bourse::bench
 
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
