@@ -101,14 +101,18 @@ int main(int argc, char** argv) {
   bench_engine->add_option("--symbols", ro.workload.symbols, "instruments")->capture_default_str()->check(CLI::Range(1, 10000));
   bench_engine->add_option("--accounts", ro.workload.accounts, "accounts")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   bench_engine->add_option("--levels", ro.workload.levels_per_side, "price levels per side in the pre-filled book")
-      ->capture_default_str();
-  bench_engine->add_option("--commands", ro.workload.commands, "measured commands")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  bench_engine->add_option("--commands", ro.workload.commands, "measured commands")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{200'000'000}));
   bench_engine->add_option("--rate", ro.offered_rate, "offered commands/s for the latency pass (0: skip)")
       ->capture_default_str();
   bench_engine->add_option("--journal", journal, "none | async | fsync (journaled pipeline pass)")->capture_default_str();
   bench_engine->add_option("--journal-dir", ro.journal_dir, "where the journaled pass writes (removed after)");
   bench_engine->add_option("--memory-orders", ro.memory_orders, "measure bytes per resting order with N orders")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, uint64_t{4'000'000}));
   bench_engine->add_option("--seed", ro.workload.seed, "workload seed")->capture_default_str();
   bench_engine->add_flag("--json", json, "print one JSON object on stdout");
 
