@@ -15,10 +15,11 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt | bootstrap
 build: bootstrap $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Starts the system. Until the gateway exists this is the engine demo:
-# a simulated order flow through the journaled exchange, printing book and trades.
+# Starts the system: `bourse serve` with embedded defaults (127.0.0.1:8080,
+# ./data, demo market) until Ctrl-C. SERVE_ARGS adds flags, e.g. --simulate.
+SERVE_ARGS ?=
 run: build
-	$(BUILD_DIR)/bourse demo --data-dir ./data
+	$(BUILD_DIR)/bourse serve $(SERVE_ARGS)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE soak

@@ -10,7 +10,7 @@
 #include "bench/engine_bench_runner.h"
 #include "bourse/core/log.h"
 #include "bourse/sequencer/exchange.h"
-#include "demo.h"
+#include "serve.h"
 
 
 namespace {
@@ -73,16 +73,22 @@ int run_replay(const std::string& data_dir, bool from_scratch, bool verify) {
 
 int main(int argc, char** argv) {
   using namespace bourse;
-  CLI::App app{"Bourse: matching engine, ledger and risk with a journal (the gateway comes next)"};
+  CLI::App app{"Bourse: trading venue: matching engine, ledger and risk, journal, REST gateway"};
   app.require_subcommand(1);
 
-  app::DemoOptions demo;
-  auto* demo_cmd = app.add_subcommand("demo", "run a simulated market on the journaled engine and print it");
-  demo_cmd->add_option("--data-dir", demo.data_dir, "data directory (journal, snapshots)")->capture_default_str();
-  demo_cmd->add_option("--seconds", demo.seconds, "how long to run (0: until Ctrl-C / SIGTERM)")->capture_default_str()->check(CLI::Range(0, 86400));
-  demo_cmd->add_option("--rate", demo.orders_per_second, "simulated orders per second")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1'000'000));
+  app::ServeConfig serve;
+  std::string config_file;
+  auto* serve_cmd = app.add_subcommand(
+      "serve",
+      "run the exchange: engine, journal, REST API (demo market in a new data directory).\n"
+      "Settings: defaults < --config TOML file < BOURSE_* environment < flags (docs/configuration.md)");
+  serve_cmd->add_option("--config", config_file, "TOML configuration file");
+  auto* listen_opt = serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (env BOURSE_LISTEN)")->capture_default_str();
+  auto* data_opt = serve_cmd->add_option("--data-dir", serve.data_dir, "journal, snapshots and store (env BOURSE_DATA_DIR)")->capture_default_str();
+  auto* threads_opt = serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads, 0 = one per core (env BOURSE_IO_THREADS)")->capture_default_str();
+  auto* durability_opt = serve_cmd->add_option("--durability", serve.durability, "fsync | async (env BOURSE_DURABILITY)")->capture_default_str();
+  auto* simulate_opt = serve_cmd->add_flag("--simulate", serve.simulate, "run a simulated market maker (env BOURSE_SIMULATE)");
+  auto* rate_opt = serve_cmd->add_option("--simulate-rate", serve.simulate_rate, "simulated orders per second")->capture_default_str();
 
   std::string replay_dir;
   bool from_scratch = false, verify = false;
@@ -118,7 +124,28 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (demo_cmd->parsed()) return app::run_demo(demo);
+  if (serve_cmd->parsed()) {
+    // Flags win over the environment, which wins over the file: remember the
+    // flags, load file and environment, then put the flags back.
+    const app::ServeConfig flags = serve;
+    std::string error;
+    serve = app::ServeConfig{};
+    if (!config_file.empty() && !app::load_config_file(config_file, &serve, &error)) {
+      std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+      return 2;
+    }
+    if (!app::apply_environment(&serve, &error)) {
+      std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+      return 2;
+    }
+    if (listen_opt->count()) serve.listen = flags.listen;
+    if (data_opt->count()) serve.data_dir = flags.data_dir;
+    if (threads_opt->count()) serve.io_threads = flags.io_threads;
+    if (durability_opt->count()) serve.durability = flags.durability;
+    if (simulate_opt->count()) serve.simulate = flags.simulate;
+    if (rate_opt->count()) serve.simulate_rate = flags.simulate_rate;
+    return app::run_serve(serve);
+  }
   if (replay_cmd->parsed()) return run_replay(replay_dir, from_scratch, verify);
   if (bench_engine->parsed()) {
     if (mix == "exchange-core") {

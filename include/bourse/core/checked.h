@@ -14,6 +14,12 @@ __extension__ typedef __int128 Int128;
 inline bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 inline bool checked_sub(int64_t a, int64_t b, int64_t* out) { return !__builtin_sub_overflow(a, b, out); }
 inline bool checked_mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+// Statistics (volumes) that may saturate instead of failing.
+inline int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
 
 // floor(a * b / d) for a, b >= 0 and d > 0, computed in 128 bits.
 // Returns nullopt when the result does not fit in int64.

@@ -1,0 +1,162 @@
+#include "serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "bourse/core/log.h"
+#include "demo_market.h"
+#include "gateway/http_server.h"
+#include "gateway/rest_api.h"
+#include "marketdata/market_view.h"
+
+namespace bourse::app {
+namespace {
+
+// Sends a Heartbeat every second so GTD orders expire on time even when
+// nobody trades (the engine reads no clock).
+class Heartbeat {
+ public:
+  explicit Heartbeat(EngineService& service) : service_(service) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+        service_.submit(Command::heartbeat(), nullptr);
+      }
+    });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  EngineService& service_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_serve(const ServeConfig& config) {
+  std::string host, error;
+  uint16_t port = 0;
+  if (!validate_config(config, &host, &port, &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 2;
+  }
+  // Signals are taken by sigwait in this thread only; block them before any
+  // other thread exists so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  EngineServiceOptions eo;
+  eo.exchange.data_dir = config.data_dir;
+  eo.exchange.fsync = config.durability == "fsync";
+  eo.exchange.snapshot_every = config.snapshot_every;
+  eo.inbound_capacity = config.engine_queue;
+  auto service = EngineService::open(eo, &error);
+  if (!service) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  const bool fresh = service->engine().instrument(InstrumentId{1}) == nullptr && service->engine().last_seq() == 0;
+
+  marketdata::MarketView market;
+  market.load(service->engine());
+  service->add_listener(&market);
+  service->start();
+
+  if (fresh) {
+    for (const Command& c : demo_market_commands()) {
+      bool durable = false;
+      service->execute(c, &durable);
+      if (!durable) {
+        std::fprintf(stderr, "bourse serve: could not create the demo market (journal failure)\n");
+        return 1;
+      }
+    }
+  }
+
+  SystemClock clock;
+  gateway::Metrics metrics;
+  gateway::RestApi api(*service, market, clock, metrics);
+  gateway::HttpServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.io_threads = config.io_threads > 0 ? config.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ho.max_body_bytes = config.max_body_bytes;
+  ho.max_header_bytes = config.max_header_bytes;
+  ho.request_timeout_ms = config.request_timeout_ms;
+  ho.idle_timeout_ms = config.idle_timeout_ms;
+  ho.max_connections = config.max_connections;
+  gateway::HttpServer server(
+      ho, [&api](gateway::HttpRequest&& r, gateway::Responder respond) { api.handle(std::move(r), std::move(respond)); },
+      [&api](int status, std::string_view code, std::string_view detail) {
+        return api.transport_error(status, code, detail);
+      });
+  metrics.add_gauge("bourse_http_connections", "Open HTTP connections.",
+                    [&server] { return static_cast<double>(server.open_connections()); });
+  metrics.add_gauge("bourse_engine_queue_depth", "Commands waiting for the engine thread.",
+                    [&service] { return static_cast<double>(service->queue_depth()); });
+  metrics.add_gauge("bourse_engine_durable_seq", "Highest journal sequence number on disk.",
+                    [&service] { return static_cast<double>(service->durable_seq()); });
+  if (!server.listen(&error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    service->stop();
+    return 1;
+  }
+  server.start();
+
+  std::printf("bourse serve: listening on http://%s:%u (data %s, %s durability, %d I/O threads)\n", host.c_str(),
+              server.port(), config.data_dir.c_str(), config.durability.c_str(), ho.io_threads);
+  std::printf("  %s market at seq %llu; instruments:", fresh ? "new demo" : "recovered",
+              static_cast<unsigned long long>(service->durable_seq()));
+  std::vector<InstrumentSpec> specs;
+  std::vector<Price> mids;
+  for (const auto& i : market.instruments()) {
+    std::printf(" %s", std::string(i.spec.symbol.view()).c_str());
+    specs.push_back(i.spec);
+    mids.push_back(i.last_price.value ? i.last_price : i.spec.reference_price);
+  }
+  std::printf("\n  try: curl http://%s:%u/v1/ticker\n", host.c_str(), server.port());
+  std::fflush(stdout);
+
+  std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service);
+  std::unique_ptr<MarketSimulator> simulator;
+  if (config.simulate && !specs.empty()) {
+    simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);
+    simulator->start();
+    std::printf("  simulated market maker on (%d orders/s)\n", config.simulate_rate);
+    std::fflush(stdout);
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log_line(LogLevel::kInfo, "serve", "signal %d: draining", signal_number);
+
+  // Graceful: not ready, stop accepting, finish in-flight requests, stop the
+  // command sources, then the engine (final snapshot).
+  api.set_draining();
+  if (simulator) simulator->stop();
+  heartbeat.reset();
+  server.shutdown(config.drain_ms);
+  service->stop();
+  log_line(LogLevel::kInfo, "serve", "stopped at seq %llu", static_cast<unsigned long long>(service->durable_seq()));
+  return 0;
+}
+
+}  // namespace bourse::app

@@ -1,0 +1,144 @@
+#include "serve_config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace bourse::app {
+namespace {
+
+template <class T>
+bool parse_int(std::string_view text, T* out) {
+  T v{};
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_bool(std::string_view text, bool* out) {
+  if (text == "1" || text == "true" || text == "yes") return *out = true, true;
+  if (text == "0" || text == "false" || text == "no") return *out = false, true;
+  return false;
+}
+
+}  // namespace
+
+bool load_config_file(const std::string& path, ServeConfig* c, std::string* error) {
+  // Start-up code: toml++ reports syntax errors as exceptions.
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    *error = path + ": " + std::string(e.description());
+    return false;
+  }
+  // Every key must be known: a typo must not silently keep a default.
+  static const std::set<std::string> kServer = {"listen", "io_threads", "max_connections", "max_body_bytes",
+                                                "max_header_bytes", "request_timeout_ms", "idle_timeout_ms",
+                                                "drain_ms"};
+  static const std::set<std::string> kEngine = {"data_dir", "durability", "snapshot_every", "queue"};
+  static const std::set<std::string> kSimulator = {"enabled", "orders_per_second"};
+  for (const auto& [key, node] : root) {
+    const std::string k(key.str());
+    const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
+                                         : k == "simulator" ? &kSimulator : nullptr;
+    if (!allowed || !node.is_table()) {
+      *error = path + ": unknown section [" + k + "]";
+      return false;
+    }
+    for (const auto& [sub, value] : *node.as_table()) {
+      if (!allowed->count(std::string(sub.str()))) {
+        *error = path + ": unknown key " + k + "." + std::string(sub.str());
+        return false;
+      }
+    }
+  }
+  bool ok = true;
+  auto get_string = [&](const char* section, const char* key, std::string* out) {
+    const auto node = root[section][key];
+    if (!node) return;
+    if (auto v = node.value<std::string>()) *out = *v; else ok = false, *error = path + ": " + section + "." + key + " must be a string";
+  };
+  auto get_int = [&](const char* section, const char* key, auto* out) {
+    const auto node = root[section][key];
+    if (!node) return;
+    if (auto v = node.value<int64_t>(); v && *v >= 0) *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
+    else ok = false, *error = path + ": " + section + "." + key + " must be a non-negative integer";
+  };
+  auto get_bool = [&](const char* section, const char* key, bool* out) {
+    const auto node = root[section][key];
+    if (!node) return;
+    if (auto v = node.value<bool>()) *out = *v; else ok = false, *error = path + ": " + section + "." + key + " must be true or false";
+  };
+  get_string("server", "listen", &c->listen);
+  get_int("server", "io_threads", &c->io_threads);
+  get_int("server", "max_connections", &c->max_connections);
+  get_int("server", "max_body_bytes", &c->max_body_bytes);
+  get_int("server", "max_header_bytes", &c->max_header_bytes);
+  get_int("server", "request_timeout_ms", &c->request_timeout_ms);
+  get_int("server", "idle_timeout_ms", &c->idle_timeout_ms);
+  get_int("server", "drain_ms", &c->drain_ms);
+  get_string("engine", "data_dir", &c->data_dir);
+  get_string("engine", "durability", &c->durability);
+  get_int("engine", "snapshot_every", &c->snapshot_every);
+  get_int("engine", "queue", &c->engine_queue);
+  get_bool("simulator", "enabled", &c->simulate);
+  get_int("simulator", "orders_per_second", &c->simulate_rate);
+  return ok;
+}
+
+bool apply_environment(ServeConfig* c, std::string* error) {
+  auto env = [](const char* name) -> const char* { return std::getenv(name); };
+  if (const char* v = env("BOURSE_LISTEN")) c->listen = v;
+  if (const char* v = env("BOURSE_DATA_DIR")) c->data_dir = v;
+  if (const char* v = env("BOURSE_DURABILITY")) c->durability = v;
+  if (const char* v = env("BOURSE_IO_THREADS"); v && !parse_int(v, &c->io_threads)) {
+    *error = "BOURSE_IO_THREADS must be an integer";
+    return false;
+  }
+  if (const char* v = env("BOURSE_SIMULATE"); v && !parse_bool(v, &c->simulate)) {
+    *error = "BOURSE_SIMULATE must be true or false";
+    return false;
+  }
+  return true;
+}
+
+bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, std::string* error) {
+  const std::size_t colon = c.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_int(std::string_view(c.listen).substr(colon + 1), port)) {
+    *error = "listen must be HOST:PORT (got '" + c.listen + "')";
+    return false;
+  }
+  *host = c.listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  if (c.durability != "fsync" && c.durability != "async") {
+    *error = "durability must be fsync or async";
+    return false;
+  }
+  if (c.io_threads < 0 || c.io_threads > 256) {
+    *error = "io_threads must be 0..256";
+    return false;
+  }
+  if (c.max_body_bytes < 1024 || c.max_body_bytes > (64u << 20)) {
+    *error = "max_body_bytes must be 1 KiB..64 MiB";
+    return false;
+  }
+  if (c.max_header_bytes < 1024 || c.max_header_bytes > (1u << 20)) {
+    *error = "max_header_bytes must be 1 KiB..1 MiB";
+    return false;
+  }
+  if (c.engine_queue < 2 || (c.engine_queue & (c.engine_queue - 1)) != 0) {
+    *error = "engine queue must be a power of two";
+    return false;
+  }
+  if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {
+    *error = "simulator rate must be 1..100000";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace bourse::app

@@ -1,0 +1,39 @@
+// Configuration of `bourse serve`: defaults, then the TOML file (--config),
+// then BOURSE_* environment variables, then command-line flags; each later
+// source overrides the earlier. `bourse serve --help` lists the flags; the
+// file format is in docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace bourse::app {
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one (printed)
+  std::string data_dir = "./data";
+  int io_threads = 0;                     // 0: one per core
+  std::string durability = "fsync";       // fsync | async (journal written, not fdatasync'ed)
+  bool simulate = false;                  // run the simulated market maker
+  int simulate_rate = 50;                 // simulated orders per second
+  uint64_t snapshot_every = 100'000;      // commands between snapshots
+  // Limits on every input.
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  int request_timeout_ms = 10'000;
+  int idle_timeout_ms = 60'000;
+  int max_connections = 10'000;
+  int drain_ms = 10'000;                  // graceful shutdown: wait this long for in-flight requests
+  std::size_t engine_queue = 1u << 14;    // commands waiting for the engine before 503
+};
+
+// Reads the TOML file into *config. False with *error on a missing file,
+// bad syntax, an unknown key or a value of the wrong type.
+bool load_config_file(const std::string& path, ServeConfig* config, std::string* error);
+// Applies BOURSE_LISTEN, BOURSE_DATA_DIR, BOURSE_IO_THREADS, BOURSE_DURABILITY,
+// BOURSE_SIMULATE. False with *error on a malformed value.
+bool apply_environment(ServeConfig* config, std::string* error);
+// Checks ranges and splits listen into host and port.
+bool validate_config(const ServeConfig& config, std::string* host, uint16_t* port, std::string* error);
+
+}  // namespace bourse::app

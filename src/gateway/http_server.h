@@ -1,0 +1,64 @@
+// HttpServer: HTTP/1.1 with keep-alive on Boost.Beast, N I/O threads, one
+// listening port. The only translation unit that includes Beast; the rest
+// of the gateway sees HttpRequest/HttpResponse.
+//
+// Threads: start() runs `io_threads` threads on one io_context; each
+// connection lives on its own strand, so a handler's Responder may be
+// called from any thread (it posts back). A connection handles one request
+// at a time (responses in order).
+//
+// Limits (HttpServerOptions): header bytes (431), body bytes (413), the time
+// to receive a complete request once its first byte arrived (408: slowloris),
+// the keep-alive idle time, and the number of open connections (new ones are
+// closed at once beyond it). Malformed HTTP gets 400 and the connection closes;
+// no input stops the server.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateway/http_types.h"
+
+namespace bourse::gateway {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see HttpServer::port())
+  int io_threads = 2;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 64 * 1024;
+  int request_timeout_ms = 10'000;  // from first byte to complete request
+  int idle_timeout_ms = 60'000;     // keep-alive connection with no request
+  int max_connections = 10'000;
+};
+
+using RequestHandler = std::function<void(HttpRequest&& request, Responder respond)>;
+
+// Decides on a response to a request the transport itself refuses.
+using TransportErrorHandler = std::function<HttpResponse(int status, std::string_view code, std::string_view detail)>;
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, RequestHandler handler, TransportErrorHandler on_error);
+  ~HttpServer();
+
+  // Binds and listens; false with *error on failure (port in use, ...).
+  bool listen(std::string* error);
+  uint16_t port() const;
+  void start();
+  // Stops accepting, lets in-flight requests finish (up to `drain_ms`),
+  // closes idle connections, then stops the I/O threads.
+  void shutdown(int drain_ms);
+
+  int open_connections() const;
+  uint64_t in_flight() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bourse::gateway

@@ -1,0 +1,123 @@
+#include "gateway/render.h"
+
+#include "bourse/core/checked.h"
+#include "bourse/core/decimal.h"
+#include "bourse/engine/event.h"
+
+namespace bourse::gateway {
+
+std::string price_text(const marketdata::InstrumentInfo& i, Price p) { return format_decimal(p.value, i.spec.price_scale); }
+std::string qty_text(const marketdata::InstrumentInfo& i, Qty q) { return format_decimal(q.value, i.base.scale); }
+std::string quote_text(const marketdata::InstrumentInfo& i, Amount a) { return format_decimal(a.value, i.quote.scale); }
+
+const char* instrument_status_name(InstrumentStatus s) {
+  switch (s) {
+    case InstrumentStatus::kTrading: return "TRADING";
+    case InstrumentStatus::kHalted: return "HALTED";
+    case InstrumentStatus::kClosed: return "CLOSED";
+  }
+  return "UNKNOWN";
+}
+
+int64_t to_millis(Timestamp ns) { return static_cast<int64_t>(ns / 1'000'000); }
+
+void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i) {
+  const InstrumentSpec& s = i.spec;
+  w.begin_object();
+  w.field("symbol", s.symbol.view());
+  w.field("base", i.base.code.view());
+  w.field("quote", i.quote.code.view());
+  w.field("status", instrument_status_name(s.status));
+  w.field("tick_size", price_text(i, s.tick_size));
+  w.field("lot_size", qty_text(i, s.lot_size));
+  w.field("min_qty", qty_text(i, s.min_qty));
+  w.field("max_qty", qty_text(i, s.max_qty));
+  w.field("min_notional", quote_text(i, s.min_notional));
+  w.field("price_decimals", s.price_scale);
+  w.field("qty_decimals", i.base.scale);
+  w.field("quote_decimals", i.quote.scale);
+  w.field("price_band_bps", s.band_bps);
+  w.field("maker_fee_ppm", s.maker_fee_ppm);
+  w.field("taker_fee_ppm", s.taker_fee_ppm);
+  w.key("last_price");
+  if (i.last_price.value != 0) w.value(price_text(i, i.last_price)); else w.null();
+  w.end_object();
+}
+
+namespace {
+
+void render_levels(JsonWriter& w, const marketdata::InstrumentInfo& i, const std::vector<marketdata::BookLevel>& levels) {
+  w.begin_array();
+  for (const auto& l : levels) {
+    w.begin_array();
+    w.value(price_text(i, l.price));
+    w.value(qty_text(i, l.qty));
+    w.value(l.orders);
+    w.end_array();
+  }
+  w.end_array();
+}
+
+}  // namespace
+
+void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book) {
+  w.begin_object();
+  w.field("symbol", i.spec.symbol.view());
+  w.field("sequence", book.sequence);
+  w.key("bids");
+  render_levels(w, i, book.bids);
+  w.key("asks");
+  render_levels(w, i, book.asks);
+  w.end_object();
+}
+
+void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t) {
+  w.begin_object();
+  w.field("id", t.id.value);
+  w.field("price", price_text(i, t.price));
+  w.field("qty", qty_text(i, t.qty));
+  w.field("quote_qty", quote_text(i, t.notional));
+  w.field("side", t.aggressor_side == Side::kBuy ? "BUY" : "SELL");
+  w.field("time", to_millis(t.time));
+  w.end_object();
+}
+
+void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t) {
+  auto price_or_null = [&](std::string_view name, Price p) {
+    w.key(name);
+    if (p.value != 0) w.value(price_text(i, p)); else w.null();
+  };
+  w.begin_object();
+  w.field("symbol", i.spec.symbol.view());
+  price_or_null("last", t.last);
+  price_or_null("open", t.open);
+  price_or_null("high", t.high);
+  price_or_null("low", t.low);
+  // Change over the window, exact: last - open, and in percent with two
+  // decimals (truncated toward zero).
+  if (t.trades > 0 && t.open.value > 0) {
+    int64_t diff = 0;
+    checked_sub(t.last.value, t.open.value, &diff);  // both are positive prices: no overflow
+    const auto magnitude = mul_div_floor(diff < 0 ? -diff : diff, 10'000, t.open.value);
+    const int64_t bps = magnitude ? (diff < 0 ? -*magnitude : *magnitude) : 0;
+    w.field("change", format_decimal(diff, i.spec.price_scale));
+    w.field("change_pct", format_decimal(bps, 2));
+  } else {
+    w.key("change").null();
+    w.key("change_pct").null();
+  }
+  w.field("volume", qty_text(i, t.volume));
+  w.field("quote_volume", quote_text(i, t.quote_volume));
+  w.field("trades", t.trades);
+  w.key("bid");
+  if (t.best_bid) w.value(price_text(i, t.best_bid->price)); else w.null();
+  w.key("bid_qty");
+  if (t.best_bid) w.value(qty_text(i, t.best_bid->qty)); else w.null();
+  w.key("ask");
+  if (t.best_ask) w.value(price_text(i, t.best_ask->price)); else w.null();
+  w.key("ask_qty");
+  if (t.best_ask) w.value(qty_text(i, t.best_ask->qty)); else w.null();
+  w.end_object();
+}
+
+}  // namespace bourse::gateway

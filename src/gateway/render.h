@@ -1,0 +1,25 @@
+// JSON renderings of market objects, shared by REST and (later) WebSocket
+// messages. Prices, quantities and amounts are decimal strings at their
+// asset's or instrument's scale; times are integer milliseconds since the
+// epoch (`time`) — exact and easy for every client language.
+#pragma once
+
+#include <string>
+
+#include "gateway/json_writer.h"
+#include "marketdata/market_view.h"
+
+namespace bourse::gateway {
+
+std::string price_text(const marketdata::InstrumentInfo& i, Price p);
+std::string qty_text(const marketdata::InstrumentInfo& i, Qty q);
+std::string quote_text(const marketdata::InstrumentInfo& i, Amount a);
+const char* instrument_status_name(InstrumentStatus s);
+int64_t to_millis(Timestamp ns);
+
+void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i);
+void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book);
+void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t);
+void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t);
+
+}  // namespace bourse::gateway

@@ -1,0 +1,280 @@
+#include "gateway/rest_api.h"
+
+#include <xxhash.h>
+
+#include <charconv>
+#include <ctime>
+#include <random>
+
+#include "gateway/json_writer.h"
+#include "gateway/render.h"
+
+namespace bourse::gateway {
+namespace {
+
+constexpr std::size_t kDefaultDepth = 50;
+constexpr std::size_t kMaxDepth = 1000;
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string hex64(uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = kHex[v & 0xf];
+  return s;
+}
+
+std::string iso8601(Timestamp ns) {
+  const time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>((ns / 1'000'000) % 1000));
+  return buf;
+}
+
+// Does If-None-Match (a list of entity tags or "*") match `etag`?
+bool etag_matches(const std::string& if_none_match, const std::string& etag) {
+  std::string_view rest = if_none_match;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view tag = rest.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);  // weak comparison (RFC 9110 13.1.2)
+    if (tag == "*" || tag == etag) return true;
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string request_id_for(const HttpRequest& request) {
+  if (const std::string* id = request.header("x-request-id"); id && valid_request_id(*id)) return *id;
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return hex64(rng());
+}
+
+// --- Call ------------------------------------------------------------------
+
+void Call::reply(HttpResponse&& response) {
+  response.headers.emplace_back("X-Request-Id", request.request_id);
+  if (metrics) metrics->record(metrics_id, response.status, monotonic_ns() - request.received_ns);
+  Responder r = std::move(respond);
+  respond = nullptr;
+  if (r) r(std::move(response));
+}
+
+void Call::fail(int status, std::string code, std::string detail) {
+  reply(problem_response(Problem{status, std::move(code), std::move(detail)}, request.request_id));
+}
+
+void Call::json(int status, std::string body, bool cacheable) {
+  HttpResponse r;
+  r.status = status;
+  if (cacheable) {
+    const std::string etag = "\"" + hex64(XXH3_64bits(body.data(), body.size())) + "\"";
+    r.headers.emplace_back("ETag", etag);
+    r.headers.emplace_back("Cache-Control", "no-cache");  // cache, but revalidate every time
+    if (const std::string* inm = request.header("if-none-match"); inm && etag_matches(*inm, etag)) {
+      r.status = 304;
+      r.content_type.clear();
+      return reply(std::move(r));
+    }
+  }
+  r.body = std::move(body);
+  reply(std::move(r));
+}
+
+// --- RestApi ---------------------------------------------------------------
+
+RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics)
+    : engine_(engine), market_(market), clock_(clock), metrics_(metrics) {
+  add_public_routes();
+}
+
+void RestApi::route(std::string method, std::string pattern, Handler handler) {
+  const std::size_t id = metrics_.add_route(method, pattern);
+  router_.add(std::move(method), std::move(pattern), id, std::move(handler));
+}
+
+#define BOURSE_BIND(fn) [this](const std::shared_ptr<Call>& c) { fn(c); }
+
+void RestApi::add_public_routes() {
+  route("GET", "/v1/time", BOURSE_BIND(get_time));
+  route("GET", "/v1/instruments", BOURSE_BIND(get_instruments));
+  route("GET", "/v1/instruments/{symbol}", BOURSE_BIND(get_instrument));
+  route("GET", "/v1/book/{symbol}", BOURSE_BIND(get_book));
+  route("GET", "/v1/trades/{symbol}", BOURSE_BIND(get_trades));
+  route("GET", "/v1/ticker", BOURSE_BIND(get_tickers));
+  route("GET", "/v1/ticker/{symbol}", BOURSE_BIND(get_ticker));
+  route("GET", "/healthz", BOURSE_BIND(get_healthz));
+  route("GET", "/readyz", BOURSE_BIND(get_readyz));
+  route("GET", "/metrics", BOURSE_BIND(get_metrics));
+}
+
+void RestApi::handle(HttpRequest&& request, Responder respond) {
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->request.request_id = request_id_for(call->request);
+  call->respond = std::move(respond);
+  call->metrics = &metrics_;
+  RouteMatch m = router_.match(call->request.method, call->request.path);
+  if (!m.route) {
+    if (m.allow.empty()) return call->fail(404, "NOT_FOUND", "no such resource: " + std::string(call->request.path));
+    HttpResponse r = problem_response(
+        Problem{405, "METHOD_NOT_ALLOWED", call->request.method + " is not allowed here"}, call->request.request_id);
+    r.headers.emplace_back("Allow", m.allow);
+    return call->reply(std::move(r));
+  }
+  call->metrics_id = m.route->metrics_id;
+  call->params = std::move(m.params);
+  m.route->handler(call);
+}
+
+HttpResponse RestApi::transport_error(int status, std::string_view code, std::string_view detail) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const std::string id = hex64(rng());
+  HttpResponse r = problem_response(Problem{status, std::string(code), std::string(detail)}, id);
+  r.headers.emplace_back("X-Request-Id", id);
+  metrics_.record(Metrics::kNoRoute, status, 0);
+  return r;
+}
+
+std::optional<marketdata::InstrumentInfo> RestApi::instrument_param(const std::shared_ptr<Call>& call,
+                                                                     std::size_t index) {
+  auto info = market_.instrument(call->params.at(index));
+  if (!info) call->fail(404, "UNKNOWN_SYMBOL", "no instrument named '" + call->params.at(index) + "'");
+  return info;
+}
+
+std::optional<int64_t> RestApi::int_param(const std::shared_ptr<Call>& call, std::string_view name, int64_t fallback,
+                                          int64_t min, int64_t max) {
+  std::string text;
+  switch (call->request.query_param(name, &text)) {
+    case QueryParam::kAbsent:
+      return fallback;
+    case QueryParam::kMalformed:
+      call->fail(400, "INVALID_PARAMETER", "bad percent-encoding in '" + std::string(name) + "'");
+      return std::nullopt;
+    case QueryParam::kFound:
+      break;
+  }
+  int64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < min || v > max) {
+    call->fail(400, "INVALID_PARAMETER",
+               "'" + std::string(name) + "' must be an integer from " + std::to_string(min) + " to " +
+                   std::to_string(max));
+    return std::nullopt;
+  }
+  return v;
+}
+
+void RestApi::get_time(const std::shared_ptr<Call>& call) {
+  const Timestamp now = clock_.now();
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().field("time", to_millis(now)).field("iso", iso8601(now)).end_object();
+  call->json(200, std::move(body));
+}
+
+void RestApi::get_instruments(const std::shared_ptr<Call>& call) {
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().key("instruments").begin_array();
+  for (const auto& i : market_.instruments()) render_instrument(w, i);
+  w.end_array().end_object();
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_instrument(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  std::string body;
+  JsonWriter w(&body);
+  render_instrument(w, *info);
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_book(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  const auto depth = int_param(call, "depth", kDefaultDepth, 1, kMaxDepth);
+  if (!depth) return;
+  marketdata::BookSnapshot book;
+  market_.book(info->spec.id, static_cast<std::size_t>(*depth), &book);
+  std::string body;
+  JsonWriter w(&body);
+  render_book(w, *info, book);
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_trades(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  const auto limit = int_param(call, "limit", 100, 1, static_cast<int64_t>(marketdata::MarketView::kRecentTrades));
+  if (!limit) return;
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().field("symbol", info->spec.symbol.view()).key("trades").begin_array();
+  for (const auto& t : market_.trades(info->spec.id, static_cast<std::size_t>(*limit))) render_trade(w, *info, t);
+  w.end_array().end_object();
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_tickers(const std::shared_ptr<Call>& call) {
+  const Timestamp now = clock_.now();
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().key("tickers").begin_array();
+  for (const auto& i : market_.instruments()) {
+    if (const auto t = market_.ticker(i.spec.id, now)) render_ticker(w, i, *t);
+  }
+  w.end_array().end_object();
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_ticker(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  const auto t = market_.ticker(info->spec.id, clock_.now());
+  std::string body;
+  JsonWriter w(&body);
+  render_ticker(w, *info, *t);
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_healthz(const std::shared_ptr<Call>& call) {
+  call->json(200, R"({"status":"ok"})");
+}
+
+void RestApi::get_readyz(const std::shared_ptr<Call>& call) {
+  if (draining_.load()) return call->fail(503, "SHUTTING_DOWN", "the server is draining");
+  if (!engine_.running() || engine_.journal_failed()) {
+    return call->fail(503, "UNAVAILABLE", "the engine cannot accept commands");
+  }
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().field("status", "ready").field("durable_seq", engine_.durable_seq()).end_object();
+  call->json(200, std::move(body));
+}
+
+void RestApi::get_metrics(const std::shared_ptr<Call>& call) {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = metrics_.render();
+  call->reply(std::move(r));
+}
+
+}  // namespace bourse::gateway

@@ -1,0 +1,88 @@
+// RestApi: REST v1 over the engine service and the read models. Owns the
+// route table; HttpServer hands it every request.
+//
+// Threads: handle() runs on an I/O thread. Reads answer from the read models
+// at once; commands go to the EngineService and the reply is sent from the
+// dispatcher thread's completion (through the connection's strand). Every
+// response carries X-Request-Id and is counted in Metrics by route.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bourse/core/clock.h"
+#include "bourse/sequencer/engine_service.h"
+#include "gateway/http_types.h"
+#include "gateway/metrics.h"
+#include "gateway/problem.h"
+#include "gateway/router.h"
+#include "marketdata/market_view.h"
+
+namespace bourse::gateway {
+
+// One request in flight: its parsed form, its route and how to answer.
+struct Call {
+  HttpRequest request;
+  std::vector<std::string> params;  // path parameters, in pattern order
+  std::size_t metrics_id = Metrics::kNoRoute;
+  Responder respond;
+  Metrics* metrics = nullptr;
+
+  // Sends the response (exactly once): adds X-Request-Id and records metrics.
+  void reply(HttpResponse&& response);
+  void fail(int status, std::string code, std::string detail);
+  void fail(const Problem& problem) { fail(problem.status, problem.code, problem.detail); }
+  // A JSON body. Cacheable responses carry a strong ETag (hash of the body)
+  // and become 304 when If-None-Match matches.
+  void json(int status, std::string body, bool cacheable = false);
+};
+
+class RestApi {
+ public:
+  RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics);
+
+  // The HttpServer's request handler.
+  void handle(HttpRequest&& request, Responder respond);
+  // The response for requests the transport refuses (413, 431, 400).
+  HttpResponse transport_error(int status, std::string_view code, std::string_view detail);
+
+  // Shutdown: /readyz turns 503 so load balancers stop sending traffic.
+  void set_draining() { draining_.store(true); }
+  const Router& router() const { return router_; }
+
+ private:
+  void route(std::string method, std::string pattern, Handler handler);
+  void add_public_routes();
+
+  void get_time(const std::shared_ptr<Call>& call);
+  void get_instruments(const std::shared_ptr<Call>& call);
+  void get_instrument(const std::shared_ptr<Call>& call);
+  void get_book(const std::shared_ptr<Call>& call);
+  void get_trades(const std::shared_ptr<Call>& call);
+  void get_tickers(const std::shared_ptr<Call>& call);
+  void get_ticker(const std::shared_ptr<Call>& call);
+  void get_healthz(const std::shared_ptr<Call>& call);
+  void get_readyz(const std::shared_ptr<Call>& call);
+  void get_metrics(const std::shared_ptr<Call>& call);
+
+  // The instrument named by path parameter `index`, or a 404 sent.
+  std::optional<marketdata::InstrumentInfo> instrument_param(const std::shared_ptr<Call>& call, std::size_t index);
+  // An integer query parameter in [min, max] (default when absent), or a 400 sent.
+  std::optional<int64_t> int_param(const std::shared_ptr<Call>& call, std::string_view name, int64_t fallback,
+                                   int64_t min, int64_t max);
+
+  EngineService& engine_;
+  marketdata::MarketView& market_;
+  Clock& clock_;
+  Metrics& metrics_;
+  Router router_;
+  std::atomic<bool> draining_{false};
+};
+
+// Request ids: the client's X-Request-Id when it is 1..64 of [A-Za-z0-9._-],
+// else 16 random hex digits.
+std::string request_id_for(const HttpRequest& request);
+
+}  // namespace bourse::gateway

@@ -1,0 +1,229 @@
+#include "marketdata/market_view.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "bourse/core/checked.h"
+
+namespace bourse::marketdata {
+namespace {
+
+constexpr int64_t kMinuteNs = 60'000'000'000;
+
+template <class Levels>
+void copy_levels(const Levels& levels, std::size_t depth, std::vector<BookLevel>* out) {
+  out->clear();
+  for (const auto& [price, level] : levels) {
+    if (depth != 0 && out->size() >= depth) break;
+    out->push_back(level);
+  }
+}
+
+}  // namespace
+
+void MarketView::load(const Engine& engine) {
+  std::unique_lock lock(mutex_);
+  engine.for_each_asset([&](const AssetSpec& a) { assets_[a.id.value] = a; });
+  engine.for_each_instrument([&](const InstrumentView& v) {
+    Market& m = markets_[v.spec.id.value];
+    m.info.spec = v.spec;
+    m.info.base = assets_[v.spec.base.value];
+    m.info.quote = assets_[v.spec.quote.value];
+    m.info.last_price = v.last_price;
+    m.info.version = engine.last_seq();
+    by_symbol_[std::string(v.spec.symbol.view())] = v.spec.id.value;
+    for (const LevelView& l : engine.depth(v.spec.id, Side::kBuy, SIZE_MAX)) {
+      m.bids[l.price.value] = BookLevel{l.price, l.qty, l.order_count};
+    }
+    for (const LevelView& l : engine.depth(v.spec.id, Side::kSell, SIZE_MAX)) {
+      m.asks[l.price.value] = BookLevel{l.price, l.qty, l.order_count};
+    }
+    m.book_sequence = engine.last_seq();
+  });
+  version_ = engine.last_seq();
+}
+
+MarketView::Market* MarketView::find(InstrumentId id) {
+  auto it = markets_.find(id.value);
+  return it == markets_.end() ? nullptr : &it->second;
+}
+
+const MarketView::Market* MarketView::find(InstrumentId id) const {
+  auto it = markets_.find(id.value);
+  return it == markets_.end() ? nullptr : &it->second;
+}
+
+void MarketView::on_durable_batch(std::span<const Event> events) {
+  std::unique_lock lock(mutex_);
+  for (const Event& e : events) apply(e);
+  if (!events.empty()) version_ = std::max(version_, events.back().cause.seq);
+}
+
+void MarketView::add_trade(Market& m, const Event& e) {
+  const Trade& t = e.trade;
+  TradeRecord r{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e.cause.timestamp};
+  m.recent.push_back(r);
+  if (m.recent.size() > kRecentTrades) m.recent.pop_front();
+  m.info.last_price = t.price;
+
+  const int64_t minute = e.cause.timestamp / kMinuteNs;
+  MinuteBucket& b = m.minutes[static_cast<std::size_t>(minute % 1440)];
+  if (b.minute != minute) {
+    b = MinuteBucket{};
+    b.minute = minute;
+    b.open = b.high = b.low = t.price;
+  }
+  b.high = std::max(b.high, t.price);
+  b.low = std::min(b.low, t.price);
+  b.close = t.price;
+  // Saturating: a 24-hour volume past INT64_MAX is not a real market.
+  b.volume = Qty{sat_add(b.volume.value, t.qty.value)};
+  b.quote_volume = Amount{sat_add(b.quote_volume.value, t.notional.value)};
+  ++b.trades;
+}
+
+void MarketView::apply(const Event& e) {
+  switch (e.type) {
+    case EventType::kAssetAdded:
+      assets_[e.asset_added.id.value] = e.asset_added;
+      break;
+    case EventType::kInstrumentAdded: {
+      const InstrumentSpec& spec = e.instrument_added;
+      Market& m = markets_[spec.id.value];
+      m.info.spec = spec;
+      m.info.base = assets_[spec.base.value];
+      m.info.quote = assets_[spec.quote.value];
+      m.info.version = e.cause.seq;
+      by_symbol_[std::string(spec.symbol.view())] = spec.id.value;
+      break;
+    }
+    case EventType::kInstrumentStatusChanged:
+      if (Market* m = find(e.instrument_status.instrument)) {
+        m->info.spec.status = e.instrument_status.status;
+        m->info.version = e.cause.seq;
+      }
+      break;
+    case EventType::kTrade:
+      if (Market* m = find(e.trade.instrument)) {
+        add_trade(*m, e);
+        m->info.version = e.cause.seq;
+      }
+      break;
+    case EventType::kBookLevelChanged: {
+      const BookLevelChanged& l = e.book_level;
+      Market* m = find(l.instrument);
+      if (!m) break;
+      const BookLevel level{l.price, l.qty, l.order_count};
+      if (l.side == Side::kBuy) {
+        if (l.qty.value == 0) m->bids.erase(l.price.value); else m->bids[l.price.value] = level;
+      } else {
+        if (l.qty.value == 0) m->asks.erase(l.price.value); else m->asks[l.price.value] = level;
+      }
+      m->book_sequence = e.cause.seq;
+      m->info.version = e.cause.seq;
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::vector<InstrumentInfo> MarketView::instruments() const {
+  std::shared_lock lock(mutex_);
+  std::vector<InstrumentInfo> out;
+  out.reserve(markets_.size());
+  for (const auto& [id, m] : markets_) out.push_back(m.info);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.spec.id < b.spec.id; });
+  return out;
+}
+
+std::optional<InstrumentInfo> MarketView::instrument(std::string_view symbol) const {
+  std::shared_lock lock(mutex_);
+  auto it = by_symbol_.find(std::string(symbol));
+  if (it == by_symbol_.end()) return std::nullopt;
+  return markets_.at(it->second).info;
+}
+
+std::optional<InstrumentInfo> MarketView::instrument(InstrumentId id) const {
+  std::shared_lock lock(mutex_);
+  const Market* m = find(id);
+  if (!m) return std::nullopt;
+  return m->info;
+}
+
+std::vector<AssetSpec> MarketView::assets() const {
+  std::shared_lock lock(mutex_);
+  std::vector<AssetSpec> out;
+  for (const auto& [id, a] : assets_) out.push_back(a);
+  return out;
+}
+
+std::optional<AssetSpec> MarketView::asset(AssetId id) const {
+  std::shared_lock lock(mutex_);
+  auto it = assets_.find(id.value);
+  if (it == assets_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<AssetSpec> MarketView::asset(std::string_view code) const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [id, a] : assets_) {
+    if (a.code.view() == code) return a;
+  }
+  return std::nullopt;
+}
+
+bool MarketView::book(InstrumentId id, std::size_t depth, BookSnapshot* out) const {
+  std::shared_lock lock(mutex_);
+  const Market* m = find(id);
+  if (!m) return false;
+  out->sequence = m->book_sequence;
+  copy_levels(m->bids, depth, &out->bids);
+  copy_levels(m->asks, depth, &out->asks);
+  return true;
+}
+
+std::vector<TradeRecord> MarketView::trades(InstrumentId id, std::size_t limit) const {
+  std::shared_lock lock(mutex_);
+  std::vector<TradeRecord> out;
+  const Market* m = find(id);
+  if (!m) return out;
+  for (auto it = m->recent.rbegin(); it != m->recent.rend() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+std::optional<TickerStats> MarketView::ticker(InstrumentId id, Timestamp now) const {
+  std::shared_lock lock(mutex_);
+  const Market* m = find(id);
+  if (!m) return std::nullopt;
+  TickerStats t;
+  t.last = m->info.last_price;
+  t.version = m->info.version;
+  const int64_t now_minute = now / kMinuteNs;
+  // Oldest to newest, so the first bucket with trades gives the open.
+  for (int64_t minute = now_minute - 1439; minute <= now_minute; ++minute) {
+    if (minute < 0) continue;
+    const MinuteBucket& b = m->minutes[static_cast<std::size_t>(minute % 1440)];
+    if (b.minute != minute || b.trades == 0) continue;
+    if (t.trades == 0) {
+      t.open = b.open;
+      t.high = b.high;
+      t.low = b.low;
+    }
+    t.high = std::max(t.high, b.high);
+    t.low = std::min(t.low, b.low);
+    t.volume = Qty{sat_add(t.volume.value, b.volume.value)};
+    t.quote_volume = Amount{sat_add(t.quote_volume.value, b.quote_volume.value)};
+    t.trades += b.trades;
+  }
+  if (!m->bids.empty()) t.best_bid = m->bids.begin()->second;
+  if (!m->asks.empty()) t.best_ask = m->asks.begin()->second;
+  return t;
+}
+
+Seq MarketView::version() const {
+  std::shared_lock lock(mutex_);
+  return version_;
+}
+
+}  // namespace bourse::marketdata

@@ -1,0 +1,126 @@
+// MarketView: the public market state (instruments, L2 books, recent trades,
+// 24-hour tickers) rebuilt from durable engine events, for readers on any
+// thread.
+//
+// Ownership: the EngineService dispatcher thread is the only writer
+// (on_durable_batch); request threads read under a shared lock and copy out
+// what they need. Writers hold the lock once per batch, readers for the
+// copy only, so neither side waits long. Load the starting state from the
+// recovered engine with load() before the service starts.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bourse/engine/engine.h"
+#include "bourse/sequencer/engine_service.h"
+
+namespace bourse::marketdata {
+
+struct InstrumentInfo {
+  InstrumentSpec spec;     // spec.status is the current status
+  AssetSpec base;
+  AssetSpec quote;
+  Price last_price{0};     // 0 before the first trade
+  Seq version = 0;         // engine seq of the last change to anything below
+};
+
+struct TradeRecord {
+  TradeId id{0};
+  Price price{0};
+  Qty qty{0};
+  Amount notional{0};
+  Side aggressor_side = Side::kBuy;
+  Timestamp time = 0;
+};
+
+struct BookLevel {
+  Price price{0};
+  Qty qty{0};
+  uint32_t orders = 0;
+};
+
+struct BookSnapshot {
+  Seq sequence = 0;  // engine seq of the last change to this book
+  std::vector<BookLevel> bids;  // best first
+  std::vector<BookLevel> asks;  // best first
+};
+
+struct TickerStats {
+  Price last{0};
+  Price open{0};   // first trade price in the window (0 if none)
+  Price high{0};
+  Price low{0};
+  Qty volume{0};
+  Amount quote_volume{0};
+  uint64_t trades = 0;
+  std::optional<BookLevel> best_bid;
+  std::optional<BookLevel> best_ask;
+  Seq version = 0;
+};
+
+class MarketView final : public EventListener {
+ public:
+  static constexpr std::size_t kRecentTrades = 1000;  // per instrument
+
+  // Before the service starts: instruments, assets and books of the engine.
+  void load(const Engine& engine);
+  void on_durable_batch(std::span<const Event> events) override;
+
+  std::vector<InstrumentInfo> instruments() const;
+  std::optional<InstrumentInfo> instrument(std::string_view symbol) const;
+  std::optional<InstrumentInfo> instrument(InstrumentId id) const;
+  std::vector<AssetSpec> assets() const;
+  std::optional<AssetSpec> asset(AssetId id) const;
+  std::optional<AssetSpec> asset(std::string_view code) const;
+
+  // False for an unknown instrument. depth 0 = every level.
+  bool book(InstrumentId id, std::size_t depth, BookSnapshot* out) const;
+  // Newest first, at most `limit`.
+  std::vector<TradeRecord> trades(InstrumentId id, std::size_t limit) const;
+  // Rolling 24 hours ending at `now` (minute resolution: the window starts at
+  // the minute 24 h before now's minute).
+  std::optional<TickerStats> ticker(InstrumentId id, Timestamp now) const;
+  // Highest engine seq applied (for /readyz and ETags).
+  Seq version() const;
+
+ private:
+  // One minute of trades: enough to answer a 24-hour window exactly at
+  // minute resolution with 1,440 buckets, whatever the trade rate.
+  struct MinuteBucket {
+    int64_t minute = -1;
+    Price open{0}, high{0}, low{0}, close{0};
+    Qty volume{0};
+    Amount quote_volume{0};
+    uint64_t trades = 0;
+  };
+  struct Market {
+    InstrumentInfo info;
+    std::map<int64_t, BookLevel, std::greater<>> bids;
+    std::map<int64_t, BookLevel> asks;
+    Seq book_sequence = 0;
+    std::deque<TradeRecord> recent;  // newest at the back
+    std::array<MinuteBucket, 1440> minutes{};
+  };
+
+  Market* find(InstrumentId id);
+  const Market* find(InstrumentId id) const;
+  void apply(const Event& e);
+  void add_trade(Market& m, const Event& e);
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<uint32_t, Market> markets_;  // by instrument id
+  std::unordered_map<std::string, uint32_t> by_symbol_;
+  std::map<uint32_t, AssetSpec> assets_;
+  Seq version_ = 0;
+};
+
+}  // namespace bourse::marketdata

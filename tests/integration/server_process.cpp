@@ -1,0 +1,249 @@
+#include "integration/server_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#ifndef BOURSE_BINARY
+#error "BOURSE_BINARY must name the bourse executable"
+#endif
+
+namespace bourse::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/bourse-e2e-XXXXXX";
+  path_ = ::mkdtemp(tmpl);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& environment, int* out_fd) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    for (const auto& [k, v] : environment) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string binary = BOURSE_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  *out_fd = fds[0];
+  return pid;
+}
+
+// Reads whatever is available within timeout_ms. False on EOF.
+bool read_some(int fd, std::string* out, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return true;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  if (n <= 0) return false;
+  out->append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+int wait_status(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(ServerOptions options) {
+  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--data-dir", options.data_dir,
+                                   "--io-threads", "2"};
+  if (!options.config_toml.empty()) {
+    config_path_ = options.data_dir + ".toml";
+    std::ofstream(config_path_) << options.config_toml;
+    args.push_back("--config");
+    args.push_back(config_path_);
+  }
+  for (const auto& a : options.extra_args) args.push_back(a);
+  pid_ = spawn(args, options.environment, &out_fd_);
+  const std::regex address(R"(listening on http://127\.0\.0\.1:(\d+))");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!read_some(out_fd_, &output_, 100)) break;
+    std::smatch m;
+    if (std::regex_search(output_, m, address)) {
+      port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      // Let the rest of the banner arrive (demo credentials).
+      for (int i = 0; i < 5; ++i) read_some(out_fd_, &output_, 20);
+      return;
+    }
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  kill_hard();
+  if (out_fd_ >= 0) ::close(out_fd_);
+  if (!config_path_.empty()) ::unlink(config_path_.c_str());
+}
+
+std::string ServerProcess::drain_output() {
+  while (out_fd_ >= 0) {
+    const std::size_t before = output_.size();
+    if (!read_some(out_fd_, &output_, 50) || output_.size() == before) break;
+  }
+  return output_;
+}
+
+int ServerProcess::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  // Keep the pipe drained so the server never blocks on a full stdout.
+  std::thread reader([this] {
+    while (read_some(out_fd_, &output_, 100)) {
+    }
+  });
+  const int status = wait_status(pid_);
+  reader.join();
+  pid_ = -1;
+  return status;
+}
+
+void ServerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_status(pid_);
+  pid_ = -1;
+}
+
+int run_bourse(const std::vector<std::string>& args, std::string* out,
+               const std::map<std::string, std::string>& environment) {
+  int fd = -1;
+  const pid_t pid = spawn(args, environment, &fd);
+  while (read_some(fd, out, 1000)) {
+  }
+  ::close(fd);
+  return wait_status(pid);
+}
+
+struct HttpClient::Impl {
+  net::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  uint16_t port;
+  bool connected = false;
+
+  void connect() {
+    beast::error_code ec;
+    stream.close();
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+    connected = !ec;
+    buffer.clear();
+  }
+};
+
+HttpClient::HttpClient(uint16_t port) : impl_(new Impl) { impl_->port = port; }
+HttpClient::~HttpClient() { delete impl_; }
+
+HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
+                               const std::map<std::string, std::string>& headers) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!impl_->connected) impl_->connect();
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    bool has_content_type = false;
+    for (const auto& [k, v] : headers) {
+      req.set(k, v);
+      if (beast::iequals(k, "content-type")) has_content_type = true;
+    }
+    if (!body.empty() && !has_content_type) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    req.keep_alive(true);
+    beast::error_code ec;
+    impl_->stream.expires_after(std::chrono::seconds(30));
+    http::write(impl_->stream, req, ec);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    if (!ec) http::read(impl_->stream, impl_->buffer, parser, ec);
+    if (ec) {  // the server closed a kept-alive connection: retry once on a new one
+      impl_->connected = false;
+      continue;
+    }
+    auto res = parser.release();
+    HttpResult r;
+    r.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(f.value());
+    }
+    r.body = std::move(res.body());
+    if (!res.keep_alive()) impl_->connected = false;
+    return r;
+  }
+  return HttpResult{};
+}
+
+std::string raw_exchange(uint16_t port, const std::string& bytes, int timeout_ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace bourse::testing

@@ -1,0 +1,90 @@
+// Test harness for end-to-end tests: starts the real `bourse serve` binary
+// on a free loopback port with its own temporary data directory, and talks
+// to it over real sockets (HttpClient: Boost.Beast, keep-alive; raw_exchange:
+// bytes in, bytes out, for malformed input).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bourse::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct ServerOptions {
+  std::string data_dir;
+  std::vector<std::string> extra_args;             // e.g. {"--simulate"}
+  std::map<std::string, std::string> environment;  // added to the child's environment
+  std::string config_toml;                         // non-empty: written to a file and passed as --config
+};
+
+class ServerProcess {
+ public:
+  // Starts the server and waits (up to 20 s) until it prints its address.
+  explicit ServerProcess(ServerOptions options);
+  ~ServerProcess();  // SIGKILL if still running
+
+  bool started() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  const std::string& output() const { return output_; }
+  // SIGTERM and wait; returns the exit status (or -signal).
+  int stop();
+  // SIGKILL (a crash) and wait.
+  void kill_hard();
+  // Everything the server printed so far on stdout/stderr (reads what is available).
+  std::string drain_output();
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string output_;
+  std::string config_path_;
+};
+
+// Runs `bourse` with arguments and returns its exit status; output in *out.
+int run_bourse(const std::vector<std::string>& args, std::string* out,
+               const std::map<std::string, std::string>& environment = {});
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// A keep-alive HTTP/1.1 client on one connection (reconnects if closed).
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port);
+  ~HttpClient();
+  HttpResult request(const std::string& method, const std::string& target, const std::string& body = "",
+                     const std::map<std::string, std::string>& headers = {});
+  HttpResult get(const std::string& target, const std::map<std::string, std::string>& headers = {}) {
+    return request("GET", target, "", headers);
+  }
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Sends raw bytes on a fresh connection, then reads until the server closes
+// or `timeout_ms` passes. Returns what was read.
+std::string raw_exchange(uint16_t port, const std::string& bytes, int timeout_ms = 3000);
+
+}  // namespace bourse::testing
