@@ -8,6 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "accounts/account_read_model.h"
+#include "auth/auth_service.h"
+#include "auth/crypto.h"
 #include "bourse/core/log.h"
 #include "demo_market.h"
 #include "gateway/http_server.h"
@@ -46,6 +49,62 @@ class Heartbeat {
   std::thread thread_;
 };
 
+struct DemoUser {
+  const char* name;
+  const char* role;
+  uint32_t scopes;
+};
+constexpr DemoUser kDemoUsers[] = {
+    {"admin", "admin", auth::kAllScopes},
+    {"alice", "trader", auth::kScopeRead | auth::kScopeTrade | auth::kScopeTransfer},
+    {"bob", "trader", auth::kScopeRead | auth::kScopeTrade | auth::kScopeTransfer},
+};
+
+// Creates the demo users (once per data directory): an engine account each,
+// an API key each, and funds for the traders. Returns false on a failure.
+bool create_demo_users(EngineService& service, store::Store& store, auth::AuthService& auth, Clock& clock) {
+  for (const DemoUser& d : kDemoUsers) {
+    store::UserRecord user;
+    user.username = d.name;
+    const std::string password = auth::random_hex(12);
+    user.password_hash = auth::hash_password(password);
+    user.role = d.role;
+    user.created_ms = clock.now() / 1'000'000;
+    if (store.create_user(&user) != store::StoreError::kOk) return false;
+    bool durable = false;
+    ConfigureAccount ca{};
+    ca.account = AccountId{user.id};
+    ca.default_stp = StpMode::kCancelNewest;
+    service.execute(Command::configure_account(ca), &durable);
+    if (!durable) return false;
+    if (std::string_view(d.role) == "trader") {
+      // USD, BTC, ETH, INR, RELIANCE, TCS (demo_market_commands order).
+      const int64_t funds[] = {1'000'000'000'000, 1'000'000'000, 10'000'000'000, 1'000'000'000, 1'000, 1'000};
+      for (uint32_t asset = 1; asset <= 6; ++asset) {
+        service.execute(Command::deposit({Amount{funds[asset - 1]}, AccountId{user.id}, AssetId{asset}}), &durable);
+        if (!durable) return false;
+      }
+    }
+    if (!auth.create_key(user.id, d.scopes, "demo", "")) return false;
+    std::printf("  created demo user %-5s password %s\n", d.name, password.c_str());
+  }
+  return true;
+}
+
+void print_demo_keys(store::Store& store, auth::AuthService& auth) {
+  for (const DemoUser& d : kDemoUsers) {
+    const auto user = store.user_by_name(d.name);
+    if (!user) continue;
+    for (const store::ApiKeyRecord& k : store.api_keys_of(user->id)) {
+      if (k.revoked || k.label != "demo") continue;
+      const auto secret = auth.secret_of(k.key_id);
+      if (!secret) continue;
+      std::printf("  demo %-5s (%s) BOURSE_API_KEY=%s BOURSE_API_SECRET=%s\n", d.name, auth::scopes_text(k.scopes).c_str(),
+                  k.key_id.c_str(), secret->c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int run_serve(const ServeConfig& config) {
@@ -75,9 +134,26 @@ int run_serve(const ServeConfig& config) {
   }
   const bool fresh = service->engine().instrument(InstrumentId{1}) == nullptr && service->engine().last_seq() == 0;
 
+  std::string master_key;
+  if (!auth::AuthService::load_master_key(config.data_dir + "/master.key", &master_key, &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  auto store = store::open_sqlite_store(config.data_dir + "/store.sqlite", &error);
+  if (!store) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  SystemClock clock;
+  auth::AuthService auth(*store, master_key, clock);
+  auth.load();
+
   marketdata::MarketView market;
   market.load(service->engine());
+  accounts::AccountReadModel accounts;
+  accounts.load(service->engine());
   service->add_listener(&market);
+  service->add_listener(&accounts);
   service->start();
 
   if (fresh) {
@@ -91,9 +167,13 @@ int run_serve(const ServeConfig& config) {
     }
   }
 
-  SystemClock clock;
+  if (!store->user_by_name("admin") && !create_demo_users(*service, *store, auth, clock)) {
+    std::fprintf(stderr, "bourse serve: could not create the demo users\n");
+    return 1;
+  }
+
   gateway::Metrics metrics;
-  gateway::RestApi api(*service, market, clock, metrics);
+  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get()});
   gateway::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;
@@ -132,7 +212,10 @@ int run_serve(const ServeConfig& config) {
     specs.push_back(i.spec);
     mids.push_back(i.last_price.value ? i.last_price : i.spec.reference_price);
   }
-  std::printf("\n  try: curl http://%s:%u/v1/ticker\n", host.c_str(), server.port());
+  std::printf("\n");
+  print_demo_keys(*store, auth);
+  std::printf("  try: curl http://%s:%u/v1/ticker   (signing: docs/authentication.md; CLI: bourse order --help)\n",
+              host.c_str(), server.port());
   std::fflush(stdout);
 
   std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service);

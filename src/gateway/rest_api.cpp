@@ -68,6 +68,17 @@ std::string request_id_for(const HttpRequest& request) {
 // --- Call ------------------------------------------------------------------
 
 void Call::reply(HttpResponse&& response) {
+  if (idempotency && !idempotency_key.empty()) {
+    // A retry with the same key gets this response again, except when the
+    // server could not decide (503): then the retry must really run.
+    if (response.status == 503) {
+      idempotency->abandon(principal.user_id, idempotency_key);
+    } else {
+      idempotency->finish(principal.user_id, idempotency_key,
+                          IdempotencyCache::Stored{response.status, response.body, response.content_type});
+    }
+    idempotency_key.clear();
+  }
   response.headers.emplace_back("X-Request-Id", request.request_id);
   if (metrics) metrics->record(metrics_id, response.status, monotonic_ns() - request.received_ns);
   Responder r = std::move(respond);
@@ -98,9 +109,11 @@ void Call::json(int status, std::string body, bool cacheable) {
 
 // --- RestApi ---------------------------------------------------------------
 
-RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics)
-    : engine_(engine), market_(market), clock_(clock), metrics_(metrics) {
+RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics,
+                 PrivateServices services)
+    : engine_(engine), market_(market), clock_(clock), metrics_(metrics), services_(services) {
   add_public_routes();
+  add_private_routes();
 }
 
 void RestApi::route(std::string method, std::string pattern, Handler handler) {

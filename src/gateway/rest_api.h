@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "accounts/account_read_model.h"
+#include "auth/auth_service.h"
 #include "bourse/core/clock.h"
 #include "bourse/sequencer/engine_service.h"
 #include "gateway/http_types.h"
+#include "gateway/idempotency.h"
 #include "gateway/metrics.h"
 #include "gateway/problem.h"
 #include "gateway/router.h"
+#include "gateway/worker_pool.h"
 #include "marketdata/market_view.h"
 
 namespace bourse::gateway {
@@ -29,6 +33,9 @@ struct Call {
   std::size_t metrics_id = Metrics::kNoRoute;
   Responder respond;
   Metrics* metrics = nullptr;
+  auth::Principal principal;         // set once authenticated
+  std::string idempotency_key;       // set while an Idempotency-Key request runs
+  IdempotencyCache* idempotency = nullptr;
 
   // Sends the response (exactly once): adds X-Request-Id and records metrics.
   void reply(HttpResponse&& response);
@@ -39,9 +46,17 @@ struct Call {
   void json(int status, std::string body, bool cacheable = false);
 };
 
+// What the private endpoints need besides the engine and market data.
+struct PrivateServices {
+  accounts::AccountReadModel* accounts = nullptr;
+  auth::AuthService* auth = nullptr;
+  store::Store* store = nullptr;
+};
+
 class RestApi {
  public:
-  RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics);
+  RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics,
+          PrivateServices services);
 
   // The HttpServer's request handler.
   void handle(HttpRequest&& request, Responder respond);
@@ -54,7 +69,47 @@ class RestApi {
 
  private:
   void route(std::string method, std::string pattern, Handler handler);
+  // A route that requires authentication with `scope` (admin routes also
+  // require the admin role).
+  void private_route(std::string method, std::string pattern, uint32_t scope, Handler handler);
   void add_public_routes();
+  void add_private_routes();
+  void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler);
+  void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler,
+                             const auth::AuthOutcome& outcome);
+  // Submits a command; `done` runs on the dispatcher thread once durable.
+  // False (and a 503 sent) when the engine queue is full.
+  bool submit(const std::shared_ptr<Call>& call, const Command& command,
+              std::function<void(const CommandOutcome&)> done);
+  // Runs slow work (argon2, SQLite writes) off the I/O threads; 503 when busy.
+  void offload(const std::shared_ptr<Call>& call, std::function<void()> work);
+
+  // Users and keys.
+  void post_users(const std::shared_ptr<Call>& call);
+  void post_api_keys(const std::shared_ptr<Call>& call);
+  void get_api_keys(const std::shared_ptr<Call>& call);
+  void delete_api_key(const std::shared_ptr<Call>& call);
+  // Account.
+  void get_account(const std::shared_ptr<Call>& call);
+  void get_balances(const std::shared_ptr<Call>& call);
+  // Trading.
+  void post_order(const std::shared_ptr<Call>& call);
+  void get_orders(const std::shared_ptr<Call>& call);
+  void get_order(const std::shared_ptr<Call>& call);
+  void get_order_by_client_id(const std::shared_ptr<Call>& call);
+  void patch_order(const std::shared_ptr<Call>& call);
+  void delete_order(const std::shared_ptr<Call>& call);
+  void delete_orders(const std::shared_ptr<Call>& call);
+  void get_fills(const std::shared_ptr<Call>& call);
+  void reply_order(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, OrderId id, int status);
+  // Admin.
+  void post_transfer(const std::shared_ptr<Call>& call, bool deposit);
+  void post_instrument_status(const std::shared_ptr<Call>& call);
+  void post_account_status(const std::shared_ptr<Call>& call);
+  void post_asset(const std::shared_ptr<Call>& call);
+  void post_instrument(const std::shared_ptr<Call>& call);
+  // Replies to an admin command with the engine's verdict.
+  void reply_admin(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, int status);
 
   void get_time(const std::shared_ptr<Call>& call);
   void get_instruments(const std::shared_ptr<Call>& call);
@@ -77,6 +132,9 @@ class RestApi {
   marketdata::MarketView& market_;
   Clock& clock_;
   Metrics& metrics_;
+  PrivateServices services_;
+  IdempotencyCache idempotency_;
+  WorkerPool workers_{2, 1024};
   Router router_;
   std::atomic<bool> draining_{false};
 };

@@ -247,3 +247,32 @@ std::string raw_exchange(uint16_t port, const std::string& bytes, int timeout_ms
 }
 
 }  // namespace bourse::testing
+
+#include "auth/auth_service.h"
+#include "auth/crypto.h"
+
+namespace bourse::testing {
+
+std::map<std::string, ApiKey> demo_keys(const std::string& output) {
+  std::map<std::string, ApiKey> keys;
+  const std::regex line(R"(demo (\w+)\s+\([a-z,]+\) BOURSE_API_KEY=(\S+) BOURSE_API_SECRET=(\S+))");
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), line); it != std::sregex_iterator(); ++it) {
+    keys[(*it)[1]] = ApiKey{(*it)[2], (*it)[3]};
+  }
+  return keys;
+}
+
+HttpResult SignedClient::call(const std::string& method, const std::string& target, const std::string& body,
+                              std::map<std::string, std::string> headers) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  if (now <= last_ms_) now = last_ms_ + 1;
+  last_ms_ = now;
+  const std::string ts = std::to_string(now);
+  headers["BOURSE-API-KEY"] = key_.key_id;
+  headers["BOURSE-TIMESTAMP"] = ts;
+  headers["BOURSE-SIGNATURE"] = auth::hmac_sha256_hex(key_.secret, auth::signing_payload(ts, method, target, body));
+  return http_.request(method, target, body, headers);
+}
+
+}  // namespace bourse::testing

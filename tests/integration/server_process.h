@@ -88,3 +88,32 @@ class HttpClient {
 std::string raw_exchange(uint16_t port, const std::string& bytes, int timeout_ms = 3000);
 
 }  // namespace bourse::testing
+
+namespace bourse::testing {
+
+// API credentials and a client that signs every request with them
+// (docs/authentication.md).
+struct ApiKey {
+  std::string key_id;
+  std::string secret;
+};
+// The demo keys `bourse serve` prints at start, by user name.
+std::map<std::string, ApiKey> demo_keys(const std::string& server_output);
+
+class SignedClient {
+ public:
+  SignedClient(uint16_t port, ApiKey key) : http_(port), key_(std::move(key)) {}
+  // Signs with the current time (each call a fresh millisecond, so no two
+  // requests share a signature).
+  HttpResult call(const std::string& method, const std::string& target, const std::string& body = "",
+                  std::map<std::string, std::string> headers = {});
+  HttpClient& http() { return http_; }
+  const ApiKey& key() const { return key_; }
+
+ private:
+  HttpClient http_;
+  ApiKey key_;
+  int64_t last_ms_ = 0;
+};
+
+}  // namespace bourse::testing

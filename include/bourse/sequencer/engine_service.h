@@ -72,6 +72,8 @@ class EngineService {
   // Before start() or after stop() only: the engine thread owns it otherwise.
   const Engine& engine() const { return exchange_->engine(); }
   const RecoveryReport& recovery() const { return exchange_->recovery(); }
+  // Fixed at open(): safe from any thread.
+  const EngineConfig& config() const { return exchange_->engine().config(); }
   // Before start().
   void add_listener(EventListener* listener) { listeners_.push_back(listener); }
   void start();

@@ -1,0 +1,289 @@
+#include "accounts/account_read_model.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "bourse/core/checked.h"
+
+namespace bourse::accounts {
+
+const char* order_status_name(OrderStatus s) {
+  switch (s) {
+    case OrderStatus::kNew: return "NEW";
+    case OrderStatus::kPartiallyFilled: return "PARTIALLY_FILLED";
+    case OrderStatus::kFilled: return "FILLED";
+    case OrderStatus::kCancelled: return "CANCELLED";
+    case OrderStatus::kExpired: return "EXPIRED";
+    case OrderStatus::kPendingTrigger: return "PENDING_TRIGGER";
+  }
+  return "UNKNOWN";
+}
+
+bool is_terminal(OrderStatus s) {
+  return s == OrderStatus::kFilled || s == OrderStatus::kCancelled || s == OrderStatus::kExpired;
+}
+
+void AccountReadModel::load(const Engine& engine) {
+  std::unique_lock lock(mutex_);
+  std::vector<AssetId> assets;
+  engine.for_each_asset([&](const AssetSpec& a) { assets.push_back(a.id); });
+  engine.for_each_account([&](const bourse::AccountView& v) {
+    Account& a = accounts_[v.id.value];
+    a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders};
+    for (AssetId asset : assets) {
+      const Balance b = engine.balance(v.id, asset);
+      if (b.available.value != 0 || b.locked.value != 0) a.balances[asset.value] = BalanceRecord{asset, b.available, b.locked};
+    }
+  });
+  engine.for_each_order([&](const OrderView& o) {
+    OrderRecord r;
+    r.id = o.id;
+    r.account = o.account;
+    r.instrument = o.instrument;
+    r.side = o.side;
+    r.type = o.type;
+    r.tif = o.tif;
+    r.post_only = o.post_only;
+    r.price = o.price;
+    r.stop_price = o.stop_price;
+    r.qty = o.qty;
+    r.filled = o.filled;
+    r.expire_at = o.expire_at;
+    r.client_order_id = o.client_order_id;
+    r.status = o.pending_trigger ? OrderStatus::kPendingTrigger
+               : o.filled.value > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
+    // Creation time and fill notionals of orders from before the restart are
+    // not engine state; they come back with the store's order history.
+    accounts_[o.account.value].live[o.id.value] = r;
+  });
+}
+
+void AccountReadModel::on_durable_batch(std::span<const Event> events) {
+  std::unique_lock lock(mutex_);
+  for (const Event& e : events) apply(e);
+}
+
+void AccountReadModel::close_order(Account& a, uint64_t id, OrderStatus status, uint8_t reason, Timestamp t) {
+  auto it = a.live.find(id);
+  if (it == a.live.end()) return;
+  OrderRecord r = it->second;
+  a.live.erase(it);
+  r.status = status;
+  r.end_reason = reason;
+  r.updated = t;
+  a.closed[id] = r;
+  a.closing_order.push_back(id);
+  while (a.closing_order.size() > kClosedPerAccount) {
+    a.closed.erase(a.closing_order.front());
+    a.closing_order.pop_front();
+  }
+}
+
+void AccountReadModel::on_trade_leg(const Event& e, const TradeLeg& leg, Side side, bool maker) {
+  Account& a = accounts_[leg.account.value];
+  const Trade& t = e.trade;
+  FillRecord f{t.trade_id, leg.order_id, t.instrument, side, t.price, t.qty, t.notional, leg.fee, maker,
+               e.cause.timestamp, a.next_fill_seq++};
+  a.fills.push_back(f);
+  if (a.fills.size() > kFillsPerAccount) a.fills.pop_front();
+  auto it = a.live.find(leg.order_id.value);
+  if (it == a.live.end()) return;
+  OrderRecord& r = it->second;
+  r.filled = leg.filled;
+  r.notional_filled = Amount{sat_add(r.notional_filled.value, t.notional.value)};
+  r.fees = Amount{sat_add(r.fees.value, leg.fee.value)};
+  r.updated = e.cause.timestamp;
+  if (leg.leaves.value == 0) {
+    close_order(a, leg.order_id.value, OrderStatus::kFilled, 0, e.cause.timestamp);
+  } else {
+    r.status = OrderStatus::kPartiallyFilled;
+  }
+}
+
+void AccountReadModel::apply(const Event& e) {
+  switch (e.type) {
+    case EventType::kOrderAccepted: {
+      const OrderAccepted& o = e.accepted;
+      Account& a = accounts_[o.account.value];
+      OrderRecord r;
+      r.id = o.order_id;
+      r.account = o.account;
+      r.instrument = o.instrument;
+      r.side = o.side;
+      r.type = o.type;
+      r.tif = o.tif;
+      r.post_only = o.post_only != 0;
+      r.price = o.price;
+      r.stop_price = o.stop_price;
+      r.qty = o.qty;
+      r.expire_at = o.expire_at;
+      r.client_order_id = o.client_order_id;
+      r.status = o.pending_trigger ? OrderStatus::kPendingTrigger : OrderStatus::kNew;
+      r.created = r.updated = e.cause.timestamp;
+      a.live[o.order_id.value] = r;
+      ++a.summary.open_orders;
+      break;
+    }
+    case EventType::kTrade: {
+      const Trade& t = e.trade;
+      const Side passive_side = t.aggressor_side == Side::kBuy ? Side::kSell : Side::kBuy;
+      on_trade_leg(e, t.aggressor, t.aggressor_side, false);
+      on_trade_leg(e, t.passive, passive_side, true);
+      break;
+    }
+    case EventType::kOrderCancelled: {
+      Account& a = accounts_[e.cancelled.account.value];
+      close_order(a, e.cancelled.order_id.value, OrderStatus::kCancelled, static_cast<uint8_t>(e.cancelled.reason),
+                  e.cause.timestamp);
+      break;
+    }
+    case EventType::kOrderExpired: {
+      Account& a = accounts_[e.expired.account.value];
+      close_order(a, e.expired.order_id.value, OrderStatus::kExpired, static_cast<uint8_t>(e.expired.reason),
+                  e.cause.timestamp);
+      break;
+    }
+    case EventType::kOrderAmended: {
+      Account& a = accounts_[e.amended.account.value];
+      auto it = a.live.find(e.amended.order_id.value);
+      if (it == a.live.end()) break;
+      it->second.price = e.amended.price;
+      it->second.stop_price = e.amended.stop_price;
+      it->second.qty = e.amended.qty;
+      it->second.updated = e.cause.timestamp;
+      break;
+    }
+    case EventType::kOrderTriggered: {
+      Account& a = accounts_[e.triggered.account.value];
+      auto it = a.live.find(e.triggered.order_id.value);
+      if (it != a.live.end()) {
+        it->second.status = it->second.filled.value > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
+        it->second.updated = e.cause.timestamp;
+      }
+      break;
+    }
+    case EventType::kBalanceChanged: {
+      const BalanceChanged& b = e.balance;
+      accounts_[b.account.value].balances[b.asset.value] = BalanceRecord{b.asset, b.available, b.locked};
+      break;
+    }
+    case EventType::kAccountConfigured: {
+      Account& a = accounts_[e.account_configured.account.value];
+      a.summary.exists = true;
+      a.summary.max_open_orders = e.account_configured.max_open_orders;
+      break;
+    }
+    case EventType::kAccountStatusChanged: {
+      Account& a = accounts_[e.account_status.account.value];
+      a.summary.exists = true;
+      a.summary.enabled = e.account_status.enabled != 0;
+      break;
+    }
+    default:
+      break;
+  }
+  // Keep the open-order count equal to the live map (cheaper than tracking
+  // every path that closes an order).
+  switch (e.type) {
+    case EventType::kOrderAccepted:
+    case EventType::kTrade:
+    case EventType::kOrderCancelled:
+    case EventType::kOrderExpired: {
+      auto fix = [&](AccountId id) {
+        auto it = accounts_.find(id.value);
+        if (it != accounts_.end()) it->second.summary.open_orders = static_cast<uint32_t>(it->second.live.size());
+      };
+      if (e.type == EventType::kTrade) {
+        fix(e.trade.aggressor.account);
+        fix(e.trade.passive.account);
+      } else if (e.type == EventType::kOrderAccepted) {
+        fix(e.accepted.account);
+      } else if (e.type == EventType::kOrderCancelled) {
+        fix(e.cancelled.account);
+      } else {
+        fix(e.expired.account);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+AccountSummary AccountReadModel::summary(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  auto it = accounts_.find(account.value);
+  return it == accounts_.end() ? AccountSummary{} : it->second.summary;
+}
+
+std::vector<BalanceRecord> AccountReadModel::balances(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  std::vector<BalanceRecord> out;
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return out;
+  for (const auto& [asset, b] : it->second.balances) out.push_back(b);
+  return out;
+}
+
+std::optional<OrderRecord> AccountReadModel::order(AccountId account, OrderId id) const {
+  std::shared_lock lock(mutex_);
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return std::nullopt;
+  if (auto o = it->second.live.find(id.value); o != it->second.live.end()) return o->second;
+  if (auto o = it->second.closed.find(id.value); o != it->second.closed.end()) return o->second;
+  return std::nullopt;
+}
+
+std::optional<OrderRecord> AccountReadModel::order_by_client_id(AccountId account, const ClientOrderId& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end() || id.empty()) return std::nullopt;
+  // Live orders first (client ids are unique among them), then the newest closed one.
+  for (const auto& [oid, o] : it->second.live) {
+    if (o.client_order_id == id) return o;
+  }
+  for (auto o = it->second.closed.rbegin(); o != it->second.closed.rend(); ++o) {
+    if (o->second.client_order_id == id) return o->second;
+  }
+  return std::nullopt;
+}
+
+std::vector<OrderRecord> AccountReadModel::orders(AccountId account, const OrderFilter& f) const {
+  std::shared_lock lock(mutex_);
+  std::vector<OrderRecord> out;
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return out;
+  const Account& a = it->second;
+  // Merge live and closed by descending id, starting below the cursor.
+  auto live = std::make_reverse_iterator(a.live.lower_bound(f.before.value));
+  auto closed = std::make_reverse_iterator(a.closed.lower_bound(f.before.value));
+  while (out.size() < f.limit && (live != a.live.rend() || closed != a.closed.rend())) {
+    const OrderRecord* next;
+    if (closed == a.closed.rend() || (live != a.live.rend() && live->first > closed->first)) {
+      next = &(live++)->second;
+    } else {
+      next = &(closed++)->second;
+    }
+    if (f.instrument && next->instrument != *f.instrument) continue;
+    if (f.open && *f.open == is_terminal(next->status)) continue;
+    if (next->created < f.created_from || next->created >= f.created_to) continue;
+    out.push_back(*next);
+  }
+  return out;
+}
+
+std::vector<FillRecord> AccountReadModel::fills(AccountId account, std::optional<InstrumentId> instrument, uint64_t before,
+                                           std::size_t limit) const {
+  std::shared_lock lock(mutex_);
+  std::vector<FillRecord> out;
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return out;
+  for (auto f = it->second.fills.rbegin(); f != it->second.fills.rend() && out.size() < limit; ++f) {
+    if (f->seq_no >= before) continue;
+    if (instrument && f->instrument != *instrument) continue;
+    out.push_back(*f);
+  }
+  return out;
+}
+
+}  // namespace bourse::accounts

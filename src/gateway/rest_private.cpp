@@ -1,0 +1,868 @@
+// The private REST endpoints: users and API keys, account, trading, admin.
+// Authentication first (auth::AuthService), then validation of the body,
+// then one engine command whose durable outcome becomes the response.
+#include <charconv>
+
+#include "auth/crypto.h"
+#include "bourse/core/checked.h"
+#include "bourse/core/decimal.h"
+#include "bourse/engine/event.h"
+#include "gateway/json_body.h"
+#include "gateway/json_writer.h"
+#include "gateway/render.h"
+#include "gateway/rest_api.h"
+
+namespace bourse::gateway {
+namespace {
+
+using accounts::OrderRecord;
+
+class CallbackCompletion final : public CommandCompletion {
+ public:
+  explicit CallbackCompletion(std::function<void(const CommandOutcome&)> fn) : fn_(std::move(fn)) {}
+  void complete(const CommandOutcome& outcome) override {
+    fn_(outcome);
+    delete this;
+  }
+
+ private:
+  std::function<void(const CommandOutcome&)> fn_;
+};
+
+const Event* find_event(const CommandOutcome& o, EventType type) {
+  for (const Event& e : o.events) {
+    if (e.type == type) return &e;
+  }
+  return nullptr;
+}
+
+bool valid_username(std::string_view u) {
+  if (u.size() < 3 || u.size() > 32) return false;
+  for (char c : u) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool valid_client_order_id(std::string_view id) {
+  if (id.empty() || id.size() > ClientOrderId::capacity()) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;  // printable ASCII, no spaces
+  }
+  return true;
+}
+
+const char* tif_text(TimeInForce t) {
+  switch (t) {
+    case TimeInForce::kGtc: return "GTC";
+    case TimeInForce::kIoc: return "IOC";
+    case TimeInForce::kFok: return "FOK";
+    case TimeInForce::kDay: return "DAY";
+    case TimeInForce::kGtd: return "GTD";
+  }
+  return "?";
+}
+
+const char* type_text(OrderType t) {
+  switch (t) {
+    case OrderType::kLimit: return "LIMIT";
+    case OrderType::kMarket: return "MARKET";
+    case OrderType::kStopLimit: return "STOP_LIMIT";
+    case OrderType::kStopMarket: return "STOP_MARKET";
+  }
+  return "?";
+}
+
+std::optional<int64_t> pow10(int exponent) {
+  if (exponent < 0 || exponent > 18) return std::nullopt;
+  int64_t v = 1;
+  for (int i = 0; i < exponent; ++i) v *= 10;
+  return v;
+}
+
+void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const OrderRecord& o) {
+  w.begin_object();
+  w.field("id", o.id.value);
+  w.key("client_order_id");
+  if (o.client_order_id.empty()) w.null(); else w.value(o.client_order_id.view());
+  w.field("symbol", i.spec.symbol.view());
+  w.field("side", o.side == Side::kBuy ? "BUY" : "SELL");
+  w.field("type", type_text(o.type));
+  w.field("time_in_force", tif_text(o.tif));
+  w.field("post_only", o.post_only);
+  w.key("price");
+  if (o.price.value) w.value(price_text(i, o.price)); else w.null();
+  w.key("stop_price");
+  if (o.stop_price.value) w.value(price_text(i, o.stop_price)); else w.null();
+  w.field("qty", qty_text(i, o.qty));
+  w.field("filled_qty", qty_text(i, o.filled));
+  w.field("remaining_qty", qty_text(i, Qty{accounts::is_terminal(o.status) ? 0 : o.qty.value - o.filled.value}));
+  w.field("filled_quote", quote_text(i, o.notional_filled));
+  // Average price, floored to the price scale: notional × D / filled.
+  w.key("avg_price");
+  const auto d = pow10(i.spec.price_scale + i.base.scale - i.quote.scale);
+  const auto avg = (d && o.filled.value > 0) ? mul_div_floor(o.notional_filled.value, *d, o.filled.value) : std::nullopt;
+  if (avg && o.notional_filled.value > 0) w.value(price_text(i, Price{*avg})); else w.null();
+  w.field("fees", quote_text(i, o.fees));
+  w.field("status", accounts::order_status_name(o.status));
+  w.key("reason");
+  if (o.status == accounts::OrderStatus::kCancelled) {
+    w.value(cancel_reason_name(static_cast<CancelReason>(o.end_reason)));
+  } else if (o.status == accounts::OrderStatus::kExpired) {
+    w.value(o.end_reason == static_cast<uint8_t>(ExpireReason::kDay) ? "DAY" : "GTD");
+  } else {
+    w.null();
+  }
+  w.key("expire_time");
+  if (o.expire_at) w.value(to_millis(o.expire_at)); else w.null();
+  w.field("created", to_millis(o.created));
+  w.field("updated", to_millis(o.updated));
+  w.end_object();
+}
+
+void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::FillRecord& f) {
+  w.begin_object();
+  w.field("id", f.seq_no);
+  w.field("trade_id", f.trade_id.value);
+  w.field("order_id", f.order_id.value);
+  w.field("symbol", i.spec.symbol.view());
+  w.field("side", f.side == Side::kBuy ? "BUY" : "SELL");
+  w.field("price", price_text(i, f.price));
+  w.field("qty", qty_text(i, f.qty));
+  w.field("quote_qty", quote_text(i, f.notional));
+  w.field("fee", quote_text(i, f.fee));
+  w.field("fee_asset", i.quote.code.view());
+  w.field("liquidity", f.maker ? "MAKER" : "TAKER");
+  w.field("time", to_millis(f.time));
+  w.end_object();
+}
+
+std::vector<std::string> scope_names_of(uint32_t scopes) {
+  std::vector<std::string> out;
+  std::string text = auth::scopes_text(scopes);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t comma = text.find(',', start);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> allow_list_of(const std::string& allowlist) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < allowlist.size()) {
+    const std::size_t comma = allowlist.find(',', start);
+    out.push_back(allowlist.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Cursors are opaque to clients: "c" + the last id returned, in hex.
+std::string make_cursor(uint64_t id) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), id, 16);
+  return "c" + std::string(buf, r.ptr);
+}
+
+bool parse_cursor(const std::string& text, uint64_t* id) {
+  if (text.size() < 2 || text[0] != 'c') return false;
+  const auto r = std::from_chars(text.data() + 1, text.data() + text.size(), *id, 16);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
+// A decimal body field at `scale`; records a problem on a bad value.
+bool decimal_field(JsonBody& body, std::string_view name, int scale, bool required, int64_t* out, bool positive = true) {
+  std::string text;
+  if (!body.string(name, &text, required)) return false;
+  const DecimalResult r = parse_decimal(text, scale);
+  if (!r.ok()) {
+    body.fail(400, "INVALID_DECIMAL",
+              "'" + std::string(name) + "' is not a decimal with at most " + std::to_string(scale) +
+                  " decimal places: " + decimal_error_name(r.error));
+    return false;
+  }
+  if (positive && r.value <= 0) {
+    body.fail(400, "INVALID_DECIMAL", "'" + std::string(name) + "' must be greater than zero");
+    return false;
+  }
+  *out = r.value;
+  return true;
+}
+
+}  // namespace
+
+// --- plumbing ----------------------------------------------------------------
+
+void RestApi::private_route(std::string method, std::string pattern, uint32_t scope, Handler handler) {
+  route(std::move(method), std::move(pattern),
+        [this, scope, handler = std::move(handler)](const std::shared_ptr<Call>& call) {
+          authenticate(call, scope, handler);
+        });
+}
+
+void RestApi::authenticate(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler) {
+  const HttpRequest& r = call->request;
+  auth::SignedRequest s;
+  s.method = r.method;
+  s.target = r.target;
+  s.body = r.body;
+  s.key_id = r.header("bourse-api-key");
+  s.timestamp = r.header("bourse-timestamp");
+  s.signature = r.header("bourse-signature");
+  s.window = r.header("bourse-window");
+  s.authorization = r.header("authorization");
+  s.remote_ip = r.remote_ip;
+  if (!s.key_id && s.authorization) {
+    // A password check costs ~30 ms of argon2id: never on an I/O thread.
+    offload(call, [this, call, scope, handler, s] {
+      finish_authentication(call, scope, handler, services_.auth->authenticate(s));
+    });
+    return;
+  }
+  finish_authentication(call, scope, handler, services_.auth->authenticate(s));
+}
+
+void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler,
+                                    const auth::AuthOutcome& outcome) {
+  if (!outcome.ok) {
+    HttpResponse r = problem_response(Problem{outcome.status, outcome.code, outcome.detail}, call->request.request_id);
+    if (outcome.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bourse-HMAC-SHA256, Basic realm=\"bourse\"");
+    return call->reply(std::move(r));
+  }
+  call->principal = outcome.principal;
+  if ((outcome.principal.scopes & scope) != scope) {
+    return call->fail(403, "FORBIDDEN", "this credential lacks the '" + auth::scopes_text(scope) + "' scope");
+  }
+  if ((scope & auth::kScopeAdmin) && outcome.principal.role != "admin") {
+    return call->fail(403, "FORBIDDEN", "administrators only");
+  }
+  // Idempotency-Key on POST: the first request runs, retries replay it.
+  if (call->request.method == "POST") {
+    if (const std::string* key = call->request.header("idempotency-key")) {
+      if (key->empty() || key->size() > IdempotencyCache::kMaxKeyLength) {
+        return call->fail(400, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1..64 characters");
+      }
+      const std::string fingerprint = auth::sha256_hex(call->request.method + " " + call->request.target + "\n" + call->request.body);
+      IdempotencyCache::Stored stored;
+      switch (idempotency_.begin(call->principal.user_id, *key, fingerprint, clock_.now() / 1'000'000, &stored)) {
+        case IdempotencyCache::Begin::kProceed:
+          call->idempotency_key = *key;
+          call->idempotency = &idempotency_;
+          break;
+        case IdempotencyCache::Begin::kReplay: {
+          HttpResponse r;
+          r.status = stored.status;
+          r.body = std::move(stored.body);
+          r.content_type = std::move(stored.content_type);
+          r.headers.emplace_back("Idempotent-Replayed", "true");
+          return call->reply(std::move(r));
+        }
+        case IdempotencyCache::Begin::kConflictDifferentRequest:
+          return call->fail(409, "IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used for a different request");
+        case IdempotencyCache::Begin::kConflictInProgress:
+          return call->fail(409, "IDEMPOTENCY_CONFLICT", "a request with this Idempotency-Key is still in progress");
+      }
+    }
+  }
+  handler(call);
+}
+
+bool RestApi::submit(const std::shared_ptr<Call>& call, const Command& command,
+                     std::function<void(const CommandOutcome&)> done) {
+  auto* completion = new CallbackCompletion(std::move(done));
+  if (!engine_.submit(command, completion)) {
+    delete completion;
+    HttpResponse r = problem_response(Problem{503, "OVERLOADED", "the engine queue is full; retry shortly"},
+                                      call->request.request_id);
+    r.headers.emplace_back("Retry-After", "1");
+    call->reply(std::move(r));
+    return false;
+  }
+  return true;
+}
+
+void RestApi::offload(const std::shared_ptr<Call>& call, std::function<void()> work) {
+  if (!workers_.post(std::move(work))) {
+    HttpResponse r = problem_response(Problem{503, "OVERLOADED", "too many slow requests in progress; retry shortly"},
+                                      call->request.request_id);
+    r.headers.emplace_back("Retry-After", "1");
+    call->reply(std::move(r));
+  }
+}
+
+#define BOURSE_BIND(fn) [this](const std::shared_ptr<Call>& c) { fn(c); }
+
+void RestApi::add_private_routes() {
+  using namespace auth;
+  route("POST", "/v1/users", BOURSE_BIND(post_users));
+  private_route("POST", "/v1/api-keys", kScopeRead, BOURSE_BIND(post_api_keys));
+  private_route("GET", "/v1/api-keys", kScopeRead, BOURSE_BIND(get_api_keys));
+  private_route("DELETE", "/v1/api-keys/{key_id}", kScopeRead, BOURSE_BIND(delete_api_key));
+  private_route("GET", "/v1/account", kScopeRead, BOURSE_BIND(get_account));
+  private_route("GET", "/v1/balances", kScopeRead, BOURSE_BIND(get_balances));
+  private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order));
+  private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders));
+  private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders));
+  private_route("GET", "/v1/orders/by-client-id/{client_order_id}", kScopeRead, BOURSE_BIND(get_order_by_client_id));
+  private_route("GET", "/v1/orders/{id}", kScopeRead, BOURSE_BIND(get_order));
+  private_route("PATCH", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(patch_order));
+  private_route("DELETE", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(delete_order));
+  private_route("GET", "/v1/fills", kScopeRead, BOURSE_BIND(get_fills));
+  private_route("POST", "/v1/admin/deposits", kScopeAdmin, [this](const std::shared_ptr<Call>& c) { post_transfer(c, true); });
+  private_route("POST", "/v1/admin/withdrawals", kScopeAdmin, [this](const std::shared_ptr<Call>& c) { post_transfer(c, false); });
+  private_route("POST", "/v1/admin/assets", kScopeAdmin, BOURSE_BIND(post_asset));
+  private_route("POST", "/v1/admin/instruments", kScopeAdmin, BOURSE_BIND(post_instrument));
+  private_route("POST", "/v1/admin/instruments/{symbol}/status", kScopeAdmin, BOURSE_BIND(post_instrument_status));
+  private_route("POST", "/v1/admin/accounts/{user_id}/status", kScopeAdmin, BOURSE_BIND(post_account_status));
+}
+
+// --- users and keys ------------------------------------------------------------
+
+void RestApi::post_users(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body, {"username", "password"});
+  std::string username, password;
+  body.string("username", &username, true);
+  body.string("password", &password, true);
+  if (body.ok() && !valid_username(username)) {
+    body.fail(422, "INVALID_USERNAME", "username: 3..32 characters of a-z, 0-9, '_', '.', '-'");
+  }
+  if (body.ok() && (password.size() < 10 || password.size() > 128)) {
+    body.fail(422, "WEAK_PASSWORD", "password: 10..128 characters");
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  offload(call, [this, call, username, password] {
+    store::UserRecord user;
+    user.username = username;
+    user.password_hash = auth::hash_password(password);
+    user.role = "trader";
+    user.created_ms = clock_.now() / 1'000'000;
+    switch (services_.store->create_user(&user)) {
+      case store::StoreError::kOk: break;
+      case store::StoreError::kExists: return call->fail(409, "USERNAME_TAKEN", "this username is taken");
+      default: return call->fail(503, "UNAVAILABLE", "the store cannot save users right now");
+    }
+    if (user.id >= engine_.config().max_accounts || user.id >= 65'000) {
+      return call->fail(503, "CAPACITY_EXCEEDED", "no more accounts can be opened on this venue");
+    }
+    // The user's engine account: same id.
+    ConfigureAccount ca{};
+    ca.account = AccountId{user.id};
+    ca.default_stp = StpMode::kCancelNewest;
+    submit(call, Command::configure_account(ca), [call, user](const CommandOutcome& o) {
+      if (!o.durable) return call->fail(503, "UNAVAILABLE", "the account could not be opened; retry");
+      std::string out;
+      JsonWriter w(&out);
+      w.begin_object().field("id", user.id).field("username", user.username).field("role", user.role)
+          .field("created", user.created_ms).end_object();
+      call->json(201, std::move(out));
+    });
+  });
+}
+
+void RestApi::post_api_keys(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body, {"label", "scopes", "ip_allowlist"});
+  std::string label;
+  std::vector<std::string> scope_names = {"read"}, allow;
+  body.string("label", &label);
+  body.string_list("scopes", &scope_names);
+  body.string_list("ip_allowlist", &allow);
+  uint32_t scopes = 0;
+  if (body.ok() && (!auth::parse_scope_list(scope_names, &scopes) || scopes == 0)) {
+    body.fail(422, "INVALID_SCOPE", "scopes: a non-empty list of read, trade, transfer, admin");
+  }
+  if (body.ok() && label.size() > 64) body.fail(422, "INVALID_FIELD", "label: at most 64 characters");
+  if (!body.ok()) return call->fail(body.problem());
+  // A key can grant at most what its creator holds: password sessions hold
+  // every non-admin scope (admin for administrators), keys their own.
+  const auth::Principal& p = call->principal;
+  const uint32_t grantable = p.key_id.empty() ? (p.role == "admin" ? auth::kAllScopes : auth::kAllScopes & ~auth::kScopeAdmin)
+                                              : p.scopes;
+  if ((scopes & ~grantable) != 0) {
+    return call->fail(403, "FORBIDDEN", "cannot grant scopes beyond your own: " + auth::scopes_text(scopes & ~grantable));
+  }
+  std::string allowlist;
+  for (const std::string& ip : allow) {
+    if (ip.empty() || ip.size() > 45 || ip.find(',') != std::string::npos) {
+      return call->fail(422, "INVALID_FIELD", "ip_allowlist: addresses only");
+    }
+    if (!allowlist.empty()) allowlist += ',';
+    allowlist += ip;
+  }
+  offload(call, [this, call, scopes, label, allowlist] {
+    auto key = services_.auth->create_key(call->principal.user_id, scopes, label, allowlist);
+    if (!key) return call->fail(503, "UNAVAILABLE", "the store cannot save keys right now");
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().field("key_id", key->key_id).field("secret", key->secret).field("label", key->record.label);
+    w.key("scopes").begin_array();
+    for (const std::string& s : scope_names_of(scopes)) w.value(s);
+    w.end_array();
+    w.key("ip_allowlist").begin_array();
+    for (const std::string& ip : allow_list_of(allowlist)) w.value(ip);
+    w.end_array();
+    w.field("created", key->record.created_ms).end_object();
+    call->json(201, std::move(out));
+  });
+}
+
+void RestApi::get_api_keys(const std::shared_ptr<Call>& call) {
+  offload(call, [this, call] {
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().key("api_keys").begin_array();
+    for (const store::ApiKeyRecord& k : services_.store->api_keys_of(call->principal.user_id)) {
+      if (k.revoked) continue;
+      w.begin_object().field("key_id", k.key_id).field("label", k.label);
+      w.key("scopes").begin_array();
+      for (const std::string& s : scope_names_of(k.scopes)) w.value(s);
+      w.end_array();
+      w.key("ip_allowlist").begin_array();
+      for (const std::string& ip : allow_list_of(k.ip_allowlist)) w.value(ip);
+      w.end_array();
+      w.field("created", k.created_ms).end_object();
+    }
+    w.end_array().end_object();
+    call->json(200, std::move(out));
+  });
+}
+
+void RestApi::delete_api_key(const std::shared_ptr<Call>& call) {
+  offload(call, [this, call] {
+    // Another user's key is "not found", never "forbidden".
+    if (!services_.auth->revoke(call->principal.user_id, call->params[0])) {
+      return call->fail(404, "NOT_FOUND", "no such API key");
+    }
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    call->reply(std::move(r));
+  });
+}
+
+// --- account -------------------------------------------------------------------
+
+void RestApi::get_account(const std::shared_ptr<Call>& call) {
+  const auth::Principal& p = call->principal;
+  const accounts::AccountSummary a = services_.accounts->summary(AccountId{p.user_id});
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().field("user_id", p.user_id).field("username", p.username).field("role", p.role);
+  w.key("scopes").begin_array();
+  for (const std::string& s : scope_names_of(p.scopes)) w.value(s);
+  w.end_array();
+  w.field("enabled", a.enabled).field("open_orders", a.open_orders).field("max_open_orders", a.max_open_orders);
+  w.end_object();
+  call->json(200, std::move(out));
+}
+
+void RestApi::get_balances(const std::shared_ptr<Call>& call) {
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().key("balances").begin_array();
+  for (const accounts::BalanceRecord& b : services_.accounts->balances(AccountId{call->principal.user_id})) {
+    const auto asset = market_.asset(b.asset);
+    if (!asset) continue;
+    int64_t total = 0;
+    checked_add(b.available.value, b.locked.value, &total);  // the engine keeps available + locked <= supply
+    w.begin_object().field("asset", asset->code.view());
+    w.field("available", format_decimal(b.available.value, asset->scale));
+    w.field("locked", format_decimal(b.locked.value, asset->scale));
+    w.field("total", format_decimal(total, asset->scale));
+    w.end_object();
+  }
+  w.end_array().end_object();
+  call->json(200, std::move(out));
+}
+
+// --- trading -------------------------------------------------------------------
+
+void RestApi::reply_order(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, OrderId id, int status) {
+  if (!outcome.durable) return call->fail(503, "UNAVAILABLE", "the venue could not make the command durable; retry");
+  if (const Event* rejected = find_event(outcome, EventType::kOrderRejected)) {
+    return call->fail(problem_from_reject(rejected->rejected.reason));
+  }
+  if (id.value == 0) {
+    if (const Event* accepted = find_event(outcome, EventType::kOrderAccepted)) id = accepted->accepted.order_id;
+  }
+  const auto order = services_.accounts->order(AccountId{call->principal.user_id}, id);
+  const auto info = order ? market_.instrument(order->instrument) : std::nullopt;
+  if (!order || !info) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  std::string out;
+  JsonWriter w(&out);
+  render_order(w, *info, *order);
+  call->json(status, std::move(out));
+}
+
+void RestApi::post_order(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body,
+                {"symbol", "side", "type", "qty", "price", "stop_price", "time_in_force", "post_only",
+                 "client_order_id", "stp", "expire_time"});
+  std::string symbol, side = "", type = "LIMIT", tif, client_id, stp;
+  body.string("symbol", &symbol, true);
+  body.string("side", &side, true);
+  body.string("type", &type);
+  if (!body.ok()) return call->fail(body.problem());
+  const auto info = market_.instrument(symbol);
+  if (!info) return call->fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + symbol + "'");
+
+  PlaceOrder p{};
+  p.account = AccountId{call->principal.user_id};
+  p.instrument = info->spec.id;
+  if (side == "BUY") p.side = Side::kBuy;
+  else if (side == "SELL") p.side = Side::kSell;
+  else return call->fail(422, "INVALID_SIDE", "side: BUY or SELL");
+  if (type == "LIMIT") p.type = OrderType::kLimit;
+  else if (type == "MARKET") p.type = OrderType::kMarket;
+  else if (type == "STOP_LIMIT") p.type = OrderType::kStopLimit;
+  else if (type == "STOP_MARKET") p.type = OrderType::kStopMarket;
+  else return call->fail(422, "INVALID_ORDER_TYPE", "type: LIMIT, MARKET, STOP_LIMIT or STOP_MARKET");
+  // Market orders default to IOC; everything else to GTC.
+  tif = p.type == OrderType::kMarket ? "IOC" : "GTC";
+  body.string("time_in_force", &tif);
+  if (tif == "GTC") p.tif = TimeInForce::kGtc;
+  else if (tif == "IOC") p.tif = TimeInForce::kIoc;
+  else if (tif == "FOK") p.tif = TimeInForce::kFok;
+  else if (tif == "DAY") p.tif = TimeInForce::kDay;
+  else if (tif == "GTD") p.tif = TimeInForce::kGtd;
+  else return call->fail(422, "INVALID_TIME_IN_FORCE", "time_in_force: GTC, IOC, FOK, DAY or GTD");
+
+  int64_t qty = 0, price = 0, stop = 0, expire_ms = 0;
+  decimal_field(body, "qty", info->base.scale, true, &qty);
+  const bool needs_price = p.type == OrderType::kLimit || p.type == OrderType::kStopLimit;
+  const bool needs_stop = p.type == OrderType::kStopLimit || p.type == OrderType::kStopMarket;
+  const bool has_price = decimal_field(body, "price", info->spec.price_scale, needs_price, &price);
+  const bool has_stop = decimal_field(body, "stop_price", info->spec.price_scale, needs_stop, &stop);
+  if (body.ok() && has_price && !needs_price) body.fail(422, "INVALID_ORDER", "price is not allowed on " + type + " orders");
+  if (body.ok() && has_stop && !needs_stop) body.fail(422, "INVALID_ORDER", "stop_price is only for stop orders");
+  bool post_only = false;
+  body.boolean("post_only", &post_only);
+  if (body.string("client_order_id", &client_id) && !valid_client_order_id(client_id)) {
+    body.fail(422, "INVALID_CLIENT_ORDER_ID", "client_order_id: 1..32 printable ASCII characters without spaces");
+  }
+  if (body.string("stp", &stp)) {
+    if (stp == "CANCEL_NEWEST") p.stp = StpMode::kCancelNewest;
+    else if (stp == "CANCEL_OLDEST") p.stp = StpMode::kCancelOldest;
+    else if (stp == "CANCEL_BOTH") p.stp = StpMode::kCancelBoth;
+    else body.fail(422, "INVALID_STP", "stp: CANCEL_NEWEST, CANCEL_OLDEST or CANCEL_BOTH");
+  }
+  if (body.integer("expire_time", &expire_ms)) {
+    if (expire_ms <= 0 || expire_ms > INT64_MAX / 1'000'000) body.fail(422, "INVALID_EXPIRE_TIME", "expire_time: milliseconds since the epoch");
+    p.expire_at = expire_ms * 1'000'000;
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  p.qty = Qty{qty};
+  p.price = Price{price};
+  p.stop_price = Price{stop};
+  p.post_only = post_only ? 1 : 0;
+  p.client_order_id = ClientOrderId::from(client_id);
+  submit(call, Command::place_order(p), [this, call](const CommandOutcome& o) { reply_order(call, o, OrderId{0}, 201); });
+}
+
+namespace {
+
+bool parse_order_id(const std::string& text, OrderId* id) {
+  uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v == 0) return false;
+  *id = OrderId{v};
+  return true;
+}
+
+}  // namespace
+
+void RestApi::get_order(const std::shared_ptr<Call>& call) {
+  OrderId id;
+  if (!parse_order_id(call->params[0], &id)) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  const auto order = services_.accounts->order(AccountId{call->principal.user_id}, id);
+  const auto info = order ? market_.instrument(order->instrument) : std::nullopt;
+  if (!order || !info) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  std::string out;
+  JsonWriter w(&out);
+  render_order(w, *info, *order);
+  call->json(200, std::move(out));
+}
+
+void RestApi::get_order_by_client_id(const std::shared_ptr<Call>& call) {
+  const std::string& cid = call->params[0];
+  const auto order = valid_client_order_id(cid)
+                         ? services_.accounts->order_by_client_id(AccountId{call->principal.user_id}, ClientOrderId::from(cid))
+                         : std::nullopt;
+  const auto info = order ? market_.instrument(order->instrument) : std::nullopt;
+  if (!order || !info) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  std::string out;
+  JsonWriter w(&out);
+  render_order(w, *info, *order);
+  call->json(200, std::move(out));
+}
+
+void RestApi::get_orders(const std::shared_ptr<Call>& call) {
+  accounts::OrderFilter f;
+  std::string text;
+  if (call->request.query_param("symbol", &text) == QueryParam::kFound) {
+    const auto info = market_.instrument(text);
+    if (!info) return call->fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + text + "'");
+    f.instrument = info->spec.id;
+  }
+  if (call->request.query_param("status", &text) == QueryParam::kFound) {
+    if (text == "open") f.open = true;
+    else if (text == "closed") f.open = false;
+    else if (text != "all") return call->fail(400, "INVALID_PARAMETER", "status: open, closed or all");
+  }
+  const auto start = int_param(call, "start", 0, 0, INT64_MAX / 1'000'000);
+  if (!start) return;
+  const auto end = int_param(call, "end", INT64_MAX / 1'000'000, 0, INT64_MAX / 1'000'000);
+  if (!end) return;
+  f.created_from = *start * 1'000'000;
+  f.created_to = *end >= INT64_MAX / 1'000'000 ? INT64_MAX : *end * 1'000'000;
+  const auto limit = int_param(call, "limit", 100, 1, 500);
+  if (!limit) return;
+  f.limit = static_cast<std::size_t>(*limit);
+  if (call->request.query_param("cursor", &text) == QueryParam::kFound) {
+    uint64_t before = 0;
+    if (!parse_cursor(text, &before)) return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+    f.before = OrderId{before};
+  }
+  const auto orders = services_.accounts->orders(AccountId{call->principal.user_id}, f);
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().key("orders").begin_array();
+  for (const OrderRecord& o : orders) {
+    if (const auto info = market_.instrument(o.instrument)) render_order(w, *info, o);
+  }
+  w.end_array();
+  w.key("next_cursor");
+  if (orders.size() == f.limit) w.value(make_cursor(orders.back().id.value)); else w.null();
+  w.end_object();
+  call->json(200, std::move(out));
+}
+
+void RestApi::patch_order(const std::shared_ptr<Call>& call) {
+  OrderId id;
+  if (!parse_order_id(call->params[0], &id)) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  const auto order = services_.accounts->order(AccountId{call->principal.user_id}, id);
+  const auto info = order ? market_.instrument(order->instrument) : std::nullopt;
+  if (!order || !info) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  JsonBody body(call->request.header("content-type"), call->request.body, {"price", "qty", "stop_price"});
+  int64_t price = 0, qty = 0, stop = 0;
+  decimal_field(body, "price", info->spec.price_scale, false, &price);
+  decimal_field(body, "qty", info->base.scale, false, &qty);
+  decimal_field(body, "stop_price", info->spec.price_scale, false, &stop);
+  if (body.ok() && price == 0 && qty == 0 && stop == 0) body.fail(422, "INVALID_AMEND", "give price, qty or stop_price");
+  if (!body.ok()) return call->fail(body.problem());
+  AmendOrder a{};
+  a.order_id = id;
+  a.account = AccountId{call->principal.user_id};
+  a.new_price = Price{price};
+  a.new_qty = Qty{qty};
+  a.new_stop_price = Price{stop};
+  submit(call, Command::amend_order(a), [this, call, id](const CommandOutcome& o) { reply_order(call, o, id, 200); });
+}
+
+void RestApi::delete_order(const std::shared_ptr<Call>& call) {
+  OrderId id;
+  if (!parse_order_id(call->params[0], &id)) return call->fail(404, "ORDER_NOT_FOUND", "no such order for this account");
+  CancelOrder c{};
+  c.order_id = id;
+  c.account = AccountId{call->principal.user_id};
+  submit(call, Command::cancel_order(c), [this, call, id](const CommandOutcome& o) { reply_order(call, o, id, 200); });
+}
+
+void RestApi::delete_orders(const std::shared_ptr<Call>& call) {
+  CancelAll c{};
+  c.account = AccountId{call->principal.user_id};
+  std::string symbol;
+  switch (call->request.query_param("symbol", &symbol)) {
+    case QueryParam::kFound: {
+      const auto info = market_.instrument(symbol);
+      if (!info) return call->fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + symbol + "'");
+      c.instrument = info->spec.id;
+      break;
+    }
+    case QueryParam::kMalformed:
+      return call->fail(400, "INVALID_PARAMETER", "bad percent-encoding in 'symbol'");
+    case QueryParam::kAbsent:
+      break;
+  }
+  submit(call, Command::cancel_all(c), [call](const CommandOutcome& o) {
+    if (!o.durable) return call->fail(503, "UNAVAILABLE", "the venue could not make the command durable; retry");
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().key("cancelled").begin_array();
+    for (const Event& e : o.events) {
+      if (e.type == EventType::kOrderCancelled) w.value(e.cancelled.order_id.value);
+    }
+    w.end_array().end_object();
+    call->json(200, std::move(out));
+  });
+}
+
+void RestApi::get_fills(const std::shared_ptr<Call>& call) {
+  std::optional<InstrumentId> instrument;
+  std::string text;
+  if (call->request.query_param("symbol", &text) == QueryParam::kFound) {
+    const auto info = market_.instrument(text);
+    if (!info) return call->fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + text + "'");
+    instrument = info->spec.id;
+  }
+  const auto limit = int_param(call, "limit", 100, 1, 500);
+  if (!limit) return;
+  uint64_t before = UINT64_MAX;
+  if (call->request.query_param("cursor", &text) == QueryParam::kFound && !parse_cursor(text, &before)) {
+    return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+  }
+  const auto fills = services_.accounts->fills(AccountId{call->principal.user_id}, instrument, before,
+                                               static_cast<std::size_t>(*limit));
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().key("fills").begin_array();
+  for (const auto& f : fills) {
+    if (const auto info = market_.instrument(f.instrument)) render_fill(w, *info, f);
+  }
+  w.end_array();
+  w.key("next_cursor");
+  if (fills.size() == static_cast<std::size_t>(*limit)) w.value(make_cursor(fills.back().seq_no)); else w.null();
+  w.end_object();
+  call->json(200, std::move(out));
+}
+
+// --- admin -------------------------------------------------------------------------
+
+void RestApi::reply_admin(const std::shared_ptr<Call>& call, const CommandOutcome& o, int status) {
+  if (!o.durable) return call->fail(503, "UNAVAILABLE", "the venue could not make the command durable; retry");
+  if (const Event* rejected = find_event(o, EventType::kOrderRejected)) {
+    return call->fail(problem_from_reject(rejected->rejected.reason));
+  }
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().field("status", "applied").field("seq", o.seq).end_object();
+  call->json(status, std::move(out));
+}
+
+void RestApi::post_transfer(const std::shared_ptr<Call>& call, bool deposit) {
+  JsonBody body(call->request.header("content-type"), call->request.body, {"user_id", "asset", "amount"});
+  int64_t user_id = 0, amount = 0;
+  std::string code;
+  body.integer("user_id", &user_id, true);
+  body.string("asset", &code, true);
+  if (!body.ok()) return call->fail(body.problem());
+  const auto asset = market_.asset(code);
+  if (!asset) return call->fail(422, "UNKNOWN_ASSET", "no asset '" + code + "'");
+  decimal_field(body, "amount", asset->scale, true, &amount);
+  if (!body.ok()) return call->fail(body.problem());
+  if (user_id <= 0 || user_id > UINT32_MAX || !services_.accounts->summary(AccountId{static_cast<uint32_t>(user_id)}).exists) {
+    return call->fail(404, "NOT_FOUND", "no such account");
+  }
+  const Transfer t{Amount{amount}, AccountId{static_cast<uint32_t>(user_id)}, asset->id};
+  submit(call, deposit ? Command::deposit(t) : Command::withdraw(t),
+         [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+void RestApi::post_instrument_status(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  JsonBody body(call->request.header("content-type"), call->request.body, {"status"});
+  std::string status;
+  body.string("status", &status, true);
+  if (!body.ok()) return call->fail(body.problem());
+  SetInstrumentStatus s{};
+  s.instrument = info->spec.id;
+  if (status == "TRADING") s.status = InstrumentStatus::kTrading;
+  else if (status == "HALTED") s.status = InstrumentStatus::kHalted;
+  else if (status == "CLOSED") s.status = InstrumentStatus::kClosed;
+  else return call->fail(422, "INVALID_STATUS", "status: TRADING, HALTED or CLOSED");
+  submit(call, Command::set_instrument_status(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+void RestApi::post_account_status(const std::shared_ptr<Call>& call) {
+  uint64_t user_id = 0;
+  const std::string& text = call->params[0];
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), user_id);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || user_id == 0 || user_id > UINT32_MAX ||
+      !services_.accounts->summary(AccountId{static_cast<uint32_t>(user_id)}).exists) {
+    return call->fail(404, "NOT_FOUND", "no such account");
+  }
+  JsonBody body(call->request.header("content-type"), call->request.body, {"enabled"});
+  bool enabled = true;
+  if (!body.boolean("enabled", &enabled) && body.ok()) body.fail(400, "MISSING_FIELD", "'enabled' is required");
+  if (!body.ok()) return call->fail(body.problem());
+  // Disabling is the kill switch: the engine cancels every live order of the account.
+  SetAccountEnabled s{};
+  s.account = AccountId{static_cast<uint32_t>(user_id)};
+  s.enabled = enabled ? 1 : 0;
+  submit(call, Command::set_account_enabled(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+void RestApi::post_asset(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body, {"code", "decimals"});
+  std::string code;
+  int64_t decimals = -1;
+  body.string("code", &code, true);
+  body.integer("decimals", &decimals, true);
+  if (body.ok() && (code.empty() || code.size() > AssetCode::capacity())) body.fail(422, "INVALID_FIELD", "code: 1..8 characters");
+  if (body.ok() && (decimals < 0 || decimals > 18)) body.fail(422, "INVALID_FIELD", "decimals: 0..18");
+  if (!body.ok()) return call->fail(body.problem());
+  if (market_.asset(code)) return call->fail(409, "DUPLICATE_ASSET", "asset '" + code + "' exists");
+  AssetSpec a{};
+  a.code = AssetCode::from(code);
+  a.id = AssetId{static_cast<uint32_t>(market_.assets().size() + 1)};
+  a.scale = static_cast<int32_t>(decimals);
+  submit(call, Command::add_asset(a), [this, call](const CommandOutcome& o) { reply_admin(call, o, 201); });
+}
+
+void RestApi::post_instrument(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body,
+                {"symbol", "base", "quote", "price_decimals", "tick_size", "lot_size", "min_qty", "max_qty",
+                 "min_notional", "reference_price", "price_band_bps", "maker_fee_ppm", "taker_fee_ppm"});
+  std::string symbol, base_code, quote_code;
+  int64_t price_decimals = -1, band = 1000, maker = 0, taker = 0;
+  body.string("symbol", &symbol, true);
+  body.string("base", &base_code, true);
+  body.string("quote", &quote_code, true);
+  body.integer("price_decimals", &price_decimals, true);
+  body.integer("price_band_bps", &band);
+  body.integer("maker_fee_ppm", &maker);
+  body.integer("taker_fee_ppm", &taker);
+  if (!body.ok()) return call->fail(body.problem());
+  const auto base = market_.asset(base_code);
+  const auto quote = market_.asset(quote_code);
+  if (!base || !quote) return call->fail(422, "UNKNOWN_ASSET", "base and quote must be existing assets");
+  if (symbol.empty() || symbol.size() > Symbol::capacity()) return call->fail(422, "INVALID_FIELD", "symbol: 1..16 characters");
+  if (price_decimals < 0 || price_decimals > 18) return call->fail(422, "INVALID_FIELD", "price_decimals: 0..18");
+  if (band < 1 || band > 10'000 || maker < 0 || maker > 100'000 || taker < 0 || taker > 100'000) {
+    return call->fail(422, "INVALID_FIELD", "price_band_bps: 1..10000; fees: 0..100000 ppm");
+  }
+  const int ps = static_cast<int>(price_decimals);
+  int64_t tick = 0, lot = 0, min_qty = 0, max_qty = 0, min_notional = 0, reference = 0;
+  decimal_field(body, "tick_size", ps, true, &tick);
+  decimal_field(body, "lot_size", base->scale, true, &lot);
+  decimal_field(body, "reference_price", ps, true, &reference);
+  if (!decimal_field(body, "min_qty", base->scale, false, &min_qty)) min_qty = lot;
+  if (!decimal_field(body, "max_qty", base->scale, false, &max_qty)) max_qty = INT64_MAX / 2;
+  decimal_field(body, "min_notional", quote->scale, false, &min_notional, false);
+  if (!body.ok()) return call->fail(body.problem());
+  if (market_.instrument(symbol)) return call->fail(409, "DUPLICATE_INSTRUMENT", "instrument '" + symbol + "' exists");
+  InstrumentSpec s{};
+  s.symbol = Symbol::from(symbol);
+  s.id = InstrumentId{static_cast<uint32_t>(market_.instruments().size() + 1)};
+  s.base = base->id;
+  s.quote = quote->id;
+  s.price_scale = ps;
+  s.tick_size = Price{tick};
+  s.lot_size = Qty{lot};
+  s.min_qty = Qty{min_qty};
+  s.max_qty = Qty{max_qty};
+  s.min_notional = Amount{min_notional};
+  s.reference_price = Price{reference};
+  s.band_bps = static_cast<int32_t>(band);
+  s.maker_fee_ppm = static_cast<int32_t>(maker);
+  s.taker_fee_ppm = static_cast<int32_t>(taker);
+  // The engine checks the rest (e.g. (tick × lot) mod D = 0) and answers INVALID_INSTRUMENT.
+  submit(call, Command::add_instrument(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 201); });
+}
+
+}  // namespace bourse::gateway

@@ -1,0 +1,360 @@
+// End to end, private API: the real binary, signed requests over real
+// sockets. Order lifecycle across two accounts, pagination, idempotent
+// retries, amend and cancel-all, restart, admin, and every negative path
+// the API documents.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <set>
+
+#include "auth/auth_service.h"
+#include "auth/crypto.h"
+#include "integration/server_process.h"
+
+namespace bourse::testing {
+namespace {
+
+struct Json {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  explicit Json(const std::string& body) {
+    if (parser.parse(body).get(root)) ADD_FAILURE() << "not JSON: " << body;
+  }
+  std::string s(const char* pointer) {
+    std::string_view v;
+    if (root.at_pointer(pointer).get_string().get(v)) return "<none>";
+    return std::string(v);
+  }
+  int64_t i(const char* pointer) {
+    int64_t v = -1;
+    if (root.at_pointer(pointer).get_int64().get(v)) return -1;
+    return v;
+  }
+  std::size_t size(const char* pointer) {
+    simdjson::dom::array a;
+    if (root.at_pointer(pointer).get_array().get(a)) return 0;
+    return a.size();
+  }
+  bool is_null(const char* pointer) {
+    simdjson::dom::element e;
+    return !root.at_pointer(pointer).get(e) && e.is_null();
+  }
+};
+
+std::string code_of(const HttpResult& r) { return Json(r.body).s("/code"); }
+
+class ServeTrading : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.data_dir = dir_.path() + "/data";
+    server_ = std::make_unique<ServerProcess>(options_);
+    ASSERT_TRUE(server_->started()) << server_->output();
+    keys_ = demo_keys(server_->output());
+    ASSERT_EQ(keys_.size(), 3u) << server_->output();
+    alice_ = std::make_unique<SignedClient>(server_->port(), keys_["alice"]);
+    bob_ = std::make_unique<SignedClient>(server_->port(), keys_["bob"]);
+    admin_ = std::make_unique<SignedClient>(server_->port(), keys_["admin"]);
+  }
+
+  HttpResult place(SignedClient& c, const std::string& body, std::map<std::string, std::string> headers = {}) {
+    return c.call("POST", "/v1/orders", body, std::move(headers));
+  }
+  std::string balance(SignedClient& c, const std::string& asset, const char* field = "available") {
+    const auto r = c.call("GET", "/v1/balances");
+    Json j(r.body);
+    for (auto b : j.root["balances"].get_array()) {
+      if (std::string_view(b["asset"].get_string().value()) == asset) return std::string(b[field].get_string().value());
+    }
+    return "<none>";
+  }
+
+  TempDir dir_;
+  ServerOptions options_;
+  std::unique_ptr<ServerProcess> server_;
+  std::map<std::string, ApiKey> keys_;
+  std::unique_ptr<SignedClient> alice_, bob_, admin_;
+};
+
+TEST_F(ServeTrading, OrderLifecycleAcrossTwoAccounts) {
+  EXPECT_EQ(balance(*alice_, "INR"), "10000000.00");
+  auto r = place(*alice_, R"({"symbol":"RELIANCE-INR","side":"SELL","type":"LIMIT","price":"2900.00","qty":"10","client_order_id":"ask-1"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json ask(r.body);
+  const int64_t ask_id = ask.i("/id");
+  EXPECT_EQ(ask.s("/status"), "NEW");
+  EXPECT_EQ(ask.s("/remaining_qty"), "10");
+  EXPECT_EQ(balance(*alice_, "RELIANCE", "locked"), "10");
+
+  // Bob takes 4: a partial fill for alice, a full fill for bob.
+  r = place(*bob_, R"({"symbol":"RELIANCE-INR","side":"BUY","type":"LIMIT","price":"2900.00","qty":"4"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json bid(r.body);
+  EXPECT_EQ(bid.s("/status"), "FILLED");
+  EXPECT_EQ(bid.s("/filled_qty"), "4");
+  EXPECT_EQ(bid.s("/avg_price"), "2900.00");
+  EXPECT_EQ(bid.s("/filled_quote"), "11600.00");
+  EXPECT_EQ(bid.s("/fees"), "5.80");  // taker 500 ppm of 11,600.00
+
+  r = alice_->call("GET", "/v1/orders/" + std::to_string(ask_id));
+  ASSERT_EQ(r.status, 200);
+  Json after(r.body);
+  EXPECT_EQ(after.s("/status"), "PARTIALLY_FILLED");
+  EXPECT_EQ(after.s("/filled_qty"), "4");
+  EXPECT_EQ(after.s("/remaining_qty"), "6");
+  r = alice_->call("GET", "/v1/orders/by-client-id/ask-1");
+  EXPECT_EQ(Json(r.body).i("/id"), ask_id);
+
+  // Both sides see their fill: maker for alice, taker for bob.
+  Json af(alice_->call("GET", "/v1/fills").body);
+  EXPECT_EQ(af.size("/fills"), 1u);
+  EXPECT_EQ(af.s("/fills/0/liquidity"), "MAKER");
+  EXPECT_EQ(af.s("/fills/0/fee"), "2.32");  // maker 200 ppm
+  Json bf(bob_->call("GET", "/v1/fills").body);
+  EXPECT_EQ(bf.s("/fills/0/liquidity"), "TAKER");
+  EXPECT_EQ(bf.s("/fills/0/side"), "BUY");
+  EXPECT_EQ(balance(*alice_, "INR"), "10011597.68");  // + 11,600.00 − 2.32
+  EXPECT_EQ(balance(*bob_, "RELIANCE"), "1004");
+  EXPECT_EQ(balance(*bob_, "INR"), "9988394.20");     // − 11,600.00 − 5.80
+
+  // A market order takes the rest.
+  r = place(*bob_, R"({"symbol":"RELIANCE-INR","side":"BUY","type":"MARKET","qty":"6"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Json(r.body).s("/status"), "FILLED");
+  EXPECT_EQ(Json(alice_->call("GET", "/v1/orders/" + std::to_string(ask_id)).body).s("/status"), "FILLED");
+  EXPECT_EQ(balance(*alice_, "RELIANCE", "locked"), "0");
+
+  // Public views agree.
+  HttpClient pub(server_->port());
+  Json trades(pub.get("/v1/trades/RELIANCE-INR").body);
+  EXPECT_EQ(trades.size("/trades"), 2u);
+  EXPECT_EQ(trades.s("/trades/0/side"), "BUY");
+}
+
+TEST_F(ServeTrading, PaginationWalksEveryOrderOnce) {
+  for (int i = 0; i < 23; ++i) {
+    const auto r = place(*alice_, R"({"symbol":"ETH-USD","side":"BUY","price":")" + std::to_string(2900 + i) + R"(.00","qty":"0.01"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  std::set<int64_t> seen;
+  std::string cursor;
+  int pages = 0;
+  int64_t previous = INT64_MAX;
+  do {
+    const auto r = alice_->call("GET", "/v1/orders?status=open&limit=10" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json j(r.body);
+    for (auto o : j.root["orders"].get_array()) {
+      const int64_t id = o["id"].get_int64().value();
+      EXPECT_LT(id, previous);  // newest first, strictly
+      previous = id;
+      EXPECT_TRUE(seen.insert(id).second);
+    }
+    cursor = j.is_null("/next_cursor") ? "" : j.s("/next_cursor");
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 23u);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(code_of(alice_->call("GET", "/v1/orders?cursor=garbage")), "INVALID_CURSOR");
+  EXPECT_EQ(code_of(alice_->call("GET", "/v1/orders?limit=501")), "INVALID_PARAMETER");
+  // Bob sees none of them.
+  EXPECT_EQ(Json(bob_->call("GET", "/v1/orders").body).size("/orders"), 0u);
+}
+
+TEST_F(ServeTrading, IdempotentRetryNeverPlacesTwice) {
+  const std::string body = R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.01"})";
+  const auto first = place(*alice_, body, {{"Idempotency-Key", "order-7"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  const auto retry = place(*alice_, body, {{"Idempotency-Key", "order-7"}});  // new timestamp, same request
+  EXPECT_EQ(retry.status, 201);
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(retry.header("idempotent-replayed"), "true");
+  EXPECT_EQ(Json(alice_->call("GET", "/v1/orders?status=open").body).size("/orders"), 1u);
+  const auto other = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60001.00","qty":"0.01"})",
+                           {{"Idempotency-Key", "order-7"}});
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(code_of(other), "IDEMPOTENCY_CONFLICT");
+  // Keys are per account: bob may use the same key.
+  EXPECT_EQ(place(*bob_, body, {{"Idempotency-Key", "order-7"}}).status, 201);
+}
+
+TEST_F(ServeTrading, AmendAndCancelAll) {
+  auto r = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.05"})");
+  const std::string id = std::to_string(Json(r.body).i("/id"));
+  r = alice_->call("PATCH", "/v1/orders/" + id, R"({"qty":"0.03"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).s("/qty"), "0.03000000");
+  r = alice_->call("PATCH", "/v1/orders/" + id, R"({"price":"60100.00"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).s("/price"), "60100.00");
+  EXPECT_EQ(code_of(alice_->call("PATCH", "/v1/orders/" + id, "{}")), "INVALID_AMEND");
+  place(*alice_, R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"0.10"})");
+  place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"59000.00","qty":"0.01"})");
+  r = alice_->call("DELETE", "/v1/orders?symbol=BTC-USD");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).size("/cancelled"), 2u);
+  Json cancelled(alice_->call("GET", "/v1/orders/" + id).body);
+  EXPECT_EQ(cancelled.s("/status"), "CANCELLED");
+  EXPECT_EQ(cancelled.s("/reason"), "CANCEL_ALL");
+  EXPECT_EQ(Json(alice_->call("GET", "/v1/orders?status=open").body).size("/orders"), 1u);  // the ETH one
+  r = alice_->call("DELETE", "/v1/orders");
+  EXPECT_EQ(Json(r.body).size("/cancelled"), 1u);
+  r = alice_->call("DELETE", "/v1/orders");  // nothing left: still an answer
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json(r.body).size("/cancelled"), 0u);
+  EXPECT_EQ(code_of(alice_->call("DELETE", "/v1/orders/" + id)), "ORDER_NOT_FOUND");
+}
+
+TEST_F(ServeTrading, RestartPreservesOrdersAndBalances) {
+  auto r = place(*alice_, R"({"symbol":"TCS-INR","side":"SELL","price":"4100.00","qty":"7"})");
+  ASSERT_EQ(r.status, 201);
+  const std::string id = std::to_string(Json(r.body).i("/id"));
+  const std::string before = alice_->call("GET", "/v1/balances").body;
+  EXPECT_EQ(server_->stop(), 0);
+  server_ = std::make_unique<ServerProcess>(options_);
+  ASSERT_TRUE(server_->started()) << server_->output();
+  EXPECT_EQ(demo_keys(server_->output())["alice"].secret, keys_["alice"].secret);  // same keys after restart
+  SignedClient alice(server_->port(), keys_["alice"]);
+  EXPECT_EQ(alice.call("GET", "/v1/balances").body, before);
+  r = alice.call("GET", "/v1/orders/" + id);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).s("/status"), "NEW");
+  EXPECT_EQ(Json(r.body).s("/remaining_qty"), "7");
+}
+
+TEST_F(ServeTrading, AuthenticationFailures) {
+  HttpClient raw(server_->port());
+  // No credentials, bad signature, expired timestamp, replay.
+  auto r = raw.get("/v1/balances");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(code_of(r), "UNAUTHENTICATED");
+  EXPECT_FALSE(r.header("www-authenticate").empty());
+  SignedClient forged(server_->port(), ApiKey{keys_["alice"].key_id, std::string(64, 'a')});
+  r = forged.call("GET", "/v1/balances");
+  EXPECT_EQ(code_of(r), "INVALID_SIGNATURE");
+  const std::string ts = "1000000000000";
+  r = raw.get("/v1/balances", {{"BOURSE-API-KEY", keys_["alice"].key_id}, {"BOURSE-TIMESTAMP", ts},
+                               {"BOURSE-SIGNATURE", std::string(64, '0')}});
+  EXPECT_EQ(code_of(r), "TIMESTAMP_OUT_OF_WINDOW");
+  // Replay: capture one signed request and send it twice.
+  const std::string now = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::map<std::string, std::string> h = {
+      {"BOURSE-API-KEY", keys_["alice"].key_id}, {"BOURSE-TIMESTAMP", now},
+      {"BOURSE-SIGNATURE", auth::hmac_sha256_hex(keys_["alice"].secret, auth::signing_payload(now, "GET", "/v1/account", ""))}};
+  EXPECT_EQ(raw.get("/v1/account", h).status, 200);
+  r = raw.get("/v1/account", h);
+  EXPECT_EQ(code_of(r), "REPLAYED_REQUEST");
+  // Trader keys cannot use admin routes.
+  r = alice_->call("POST", "/v1/admin/deposits", R"({"user_id":2,"asset":"USD","amount":"1"})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code_of(r), "FORBIDDEN");
+}
+
+TEST_F(ServeTrading, ScopesKeysAndSignUp) {
+  // Alice makes a read-only key; it cannot trade.
+  auto r = alice_->call("POST", "/v1/api-keys", R"({"label":"ro","scopes":["read"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json k(r.body);
+  SignedClient ro(server_->port(), ApiKey{k.s("/key_id"), k.s("/secret")});
+  EXPECT_EQ(ro.call("GET", "/v1/balances").status, 200);
+  r = ro.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"1.00","qty":"0.001"})");
+  EXPECT_EQ(r.status, 403);
+  // ...nor grant more than it has.
+  EXPECT_EQ(ro.call("POST", "/v1/api-keys", R"({"scopes":["trade"]})").status, 403);
+  // Listing shows no secrets; another user's key is 404 to delete.
+  r = alice_->call("GET", "/v1/api-keys");
+  EXPECT_EQ(r.body.find(k.s("/secret")), std::string::npos);
+  EXPECT_EQ(Json(r.body).size("/api_keys"), 2u);
+  EXPECT_EQ(bob_->call("DELETE", "/v1/api-keys/" + k.s("/key_id")).status, 404);
+  EXPECT_EQ(alice_->call("DELETE", "/v1/api-keys/" + k.s("/key_id")).status, 204);
+  EXPECT_EQ(ro.call("GET", "/v1/balances").status, 401);
+
+  // Sign up, then a key through Basic auth, then trade after an admin deposit.
+  HttpClient pub(server_->port());
+  r = pub.request("POST", "/v1/users", R"({"username":"carol","password":"a long passphrase"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t carol_id = Json(r.body).i("/id");
+  EXPECT_EQ(code_of(pub.request("POST", "/v1/users", R"({"username":"carol","password":"another passphrase"})")), "USERNAME_TAKEN");
+  EXPECT_EQ(code_of(pub.request("POST", "/v1/users", R"({"username":"dave","password":"short"})")), "WEAK_PASSWORD");
+  const std::string basic = "Basic Y2Fyb2w6YSBsb25nIHBhc3NwaHJhc2U=";  // carol:a long passphrase
+  r = pub.request("POST", "/v1/api-keys", R"({"scopes":["read","trade"]})", {{"Authorization", basic}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json ck(r.body);
+  SignedClient carol(server_->port(), ApiKey{ck.s("/key_id"), ck.s("/secret")});
+  r = pub.request("POST", "/v1/api-keys", R"({"scopes":["admin"]})", {{"Authorization", basic}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(pub.request("GET", "/v1/account", "", {{"Authorization", "Basic Y2Fyb2w6d3Jvbmc="}}).status, 401);
+  r = carol.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.01"})");
+  EXPECT_EQ(code_of(r), "INSUFFICIENT_FUNDS");
+  r = admin_->call("POST", "/v1/admin/deposits", R"({"user_id":)" + std::to_string(carol_id) + R"(,"asset":"USD","amount":"1000.50"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(balance(carol, "USD"), "1000.500000");
+  r = carol.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.01"})");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+TEST_F(ServeTrading, BadInputGetsItsDocumentedError) {
+  auto expect = [&](const std::string& body, int status, const std::string& code) {
+    const auto r = place(*alice_, body);
+    EXPECT_EQ(r.status, status) << body << " → " << r.body;
+    EXPECT_EQ(code_of(r), code) << body;
+  };
+  expect("{\"symbol\":", 400, "MALFORMED_JSON");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.01","colour":"red"})", 400, "UNKNOWN_FIELD");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.001","qty":"0.01"})", 400, "INVALID_DECIMAL");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"-60000.00","qty":"0.01"})", 400, "INVALID_DECIMAL");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"99999999999999999999999","qty":"0.01"})", 400, "INVALID_DECIMAL");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"1e5","qty":"0.01"})", 400, "INVALID_DECIMAL");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":60000,"qty":"0.01"})", 400, "INVALID_FIELD");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","qty":"0.01"})", 400, "MISSING_FIELD");
+  expect(R"({"symbol":"NOPE","side":"BUY","price":"1.00","qty":"1"})", 422, "UNKNOWN_SYMBOL");
+  expect(R"({"symbol":"BTC-USD","side":"UP","price":"1.00","qty":"1"})", 422, "INVALID_SIDE");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.0015"})", 422, "INVALID_LOT");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.0005"})", 422, "QTY_BELOW_MIN");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"20"})", 422, "INSUFFICIENT_FUNDS");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"100000"})", 422, "QTY_ABOVE_MAX");
+  expect(R"({"symbol":"RELIANCE-INR","side":"BUY","price":"2900.03","qty":"1"})", 422, "INVALID_TICK");
+  expect(R"({"symbol":"BTC-USD","side":"BUY","type":"MARKET","price":"1.00","qty":"0.01"})", 422, "INVALID_ORDER");
+  auto r = alice_->call("POST", "/v1/orders", R"({"symbol":"BTC-USD"})", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(r.status, 415);
+  // Another account's order is not found, never forbidden.
+  r = place(*bob_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.01"})");
+  const std::string bobs = std::to_string(Json(r.body).i("/id"));
+  EXPECT_EQ(alice_->call("GET", "/v1/orders/" + bobs).status, 404);
+  EXPECT_EQ(alice_->call("DELETE", "/v1/orders/" + bobs).status, 404);
+  EXPECT_EQ(alice_->call("PATCH", "/v1/orders/" + bobs, R"({"qty":"0.005"})").status, 404);
+  EXPECT_EQ(alice_->call("GET", "/v1/orders/not-a-number").status, 404);
+  EXPECT_EQ(bob_->call("GET", "/v1/orders/" + bobs).status, 200);
+  // The server still serves everyone.
+  EXPECT_EQ(HttpClient(server_->port()).get("/healthz").status, 200);
+}
+
+TEST_F(ServeTrading, AdminHaltAndKillSwitch) {
+  auto r = place(*bob_, R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"0.10"})");
+  const std::string id = std::to_string(Json(r.body).i("/id"));
+  // Halt: no new orders on ETH-USD.
+  r = admin_->call("POST", "/v1/admin/instruments/ETH-USD/status", R"({"status":"HALTED"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(HttpClient(server_->port()).get("/v1/instruments/ETH-USD").body).s("/status"), "HALTED");
+  EXPECT_EQ(code_of(place(*alice_, R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"0.10"})")), "INSTRUMENT_HALTED");
+  admin_->call("POST", "/v1/admin/instruments/ETH-USD/status", R"({"status":"TRADING"})");
+  // Kill switch on bob (user 3): his orders are cancelled, new ones refused.
+  const int64_t bob_id = Json(bob_->call("GET", "/v1/account").body).i("/user_id");
+  r = admin_->call("POST", "/v1/admin/accounts/" + std::to_string(bob_id) + "/status", R"({"enabled":false})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json o(bob_->call("GET", "/v1/orders/" + id).body);
+  EXPECT_EQ(o.s("/status"), "CANCELLED");
+  EXPECT_EQ(o.s("/reason"), "ACCOUNT_DISABLED");
+  r = place(*bob_, R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"0.10"})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code_of(r), "ACCOUNT_DISABLED");
+  admin_->call("POST", "/v1/admin/accounts/" + std::to_string(bob_id) + "/status", R"({"enabled":true})");
+  EXPECT_EQ(place(*bob_, R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"0.10"})").status, 201);
+  // Withdrawals beyond the balance are refused by the engine.
+  r = admin_->call("POST", "/v1/admin/withdrawals", R"({"user_id":)" + std::to_string(bob_id) + R"(,"asset":"USD","amount":"99999999"})");
+  EXPECT_EQ(code_of(r), "INSUFFICIENT_FUNDS");
+  EXPECT_EQ(admin_->call("POST", "/v1/admin/deposits", R"({"user_id":999,"asset":"USD","amount":"1"})").status, 404);
+}
+
+}  // namespace
+}  // namespace bourse::testing
