@@ -173,7 +173,12 @@ int run_serve(const ServeConfig& config) {
   }
 
   gateway::Metrics metrics;
-  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get()});
+  gateway::RateLimits limits;
+  limits.per_ip = {config.ip_per_second, config.ip_burst};
+  limits.per_user = {config.user_per_second, config.user_burst};
+  limits.orders_per_account = {config.orders_per_second, config.orders_burst};
+  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get()},
+                       limits);
   gateway::HttpServerOptions ho;
   ho.host = host;
   ho.port = port;

@@ -41,10 +41,12 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                                 "drain_ms"};
   static const std::set<std::string> kEngine = {"data_dir", "durability", "snapshot_every", "queue"};
   static const std::set<std::string> kSimulator = {"enabled", "orders_per_second"};
+  static const std::set<std::string> kLimits = {"ip_per_second", "ip_burst", "user_per_second", "user_burst",
+                                                "orders_per_second", "orders_burst"};
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
-                                         : k == "simulator" ? &kSimulator : nullptr;
+                                         : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -86,6 +88,12 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("engine", "snapshot_every", &c->snapshot_every);
   get_int("engine", "queue", &c->engine_queue);
   get_bool("simulator", "enabled", &c->simulate);
+  get_int("limits", "ip_per_second", &c->ip_per_second);
+  get_int("limits", "ip_burst", &c->ip_burst);
+  get_int("limits", "user_per_second", &c->user_per_second);
+  get_int("limits", "user_burst", &c->user_burst);
+  get_int("limits", "orders_per_second", &c->orders_per_second);
+  get_int("limits", "orders_burst", &c->orders_burst);
   get_int("simulator", "orders_per_second", &c->simulate_rate);
   return ok;
 }
@@ -133,6 +141,13 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   if (c.engine_queue < 2 || (c.engine_queue & (c.engine_queue - 1)) != 0) {
     *error = "engine queue must be a power of two";
     return false;
+  }
+  for (const auto& [rate, burst] : {std::pair{c.ip_per_second, c.ip_burst}, std::pair{c.user_per_second, c.user_burst},
+                                    std::pair{c.orders_per_second, c.orders_burst}}) {
+    if (rate < 0 || rate > 1'000'000 || burst > 1'000'000 || (rate > 0 && burst < 1)) {
+      *error = "limits: per_second 0..1000000 (0 = off), burst 1..1000000";
+      return false;
+    }
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {
     *error = "simulator rate must be 1..100000";

@@ -25,6 +25,10 @@ struct ServeConfig {
   int max_connections = 10'000;
   int drain_ms = 10'000;                  // graceful shutdown: wait this long for in-flight requests
   std::size_t engine_queue = 1u << 14;    // commands waiting for the engine before 503
+  // Token buckets: requests per second and burst; per_second 0 disables.
+  int64_t ip_per_second = 2'000, ip_burst = 4'000;
+  int64_t user_per_second = 1'000, user_burst = 2'000;
+  int64_t orders_per_second = 500, orders_burst = 1'000;  // order entry per account
 };
 
 // Reads the TOML file into *config. False with *error on a missing file,

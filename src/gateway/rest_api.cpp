@@ -80,6 +80,11 @@ void Call::reply(HttpResponse&& response) {
     idempotency_key.clear();
   }
   response.headers.emplace_back("X-Request-Id", request.request_id);
+  if (rate.limit > 0) {
+    response.headers.emplace_back("RateLimit-Limit", std::to_string(rate.limit));
+    response.headers.emplace_back("RateLimit-Remaining", std::to_string(rate.remaining));
+    response.headers.emplace_back("RateLimit-Reset", std::to_string(rate.reset_seconds));
+  }
   if (metrics) metrics->record(metrics_id, response.status, monotonic_ns() - request.received_ns);
   Responder r = std::move(respond);
   respond = nullptr;
@@ -110,15 +115,39 @@ void Call::json(int status, std::string body, bool cacheable) {
 // --- RestApi ---------------------------------------------------------------
 
 RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics,
-                 PrivateServices services)
-    : engine_(engine), market_(market), clock_(clock), metrics_(metrics), services_(services) {
+                 PrivateServices services, RateLimits limits)
+    : engine_(engine),
+      market_(market),
+      clock_(clock),
+      metrics_(metrics),
+      services_(services),
+      ip_limiter_(limits.per_ip),
+      user_limiter_(limits.per_user),
+      order_limiter_(limits.orders_per_account) {
   add_public_routes();
   add_private_routes();
 }
 
-void RestApi::route(std::string method, std::string pattern, Handler handler) {
+void RestApi::route(std::string method, std::string pattern, Handler handler, int64_t weight) {
   const std::size_t id = metrics_.add_route(method, pattern);
+  if (route_weights_.size() <= id) route_weights_.resize(id + 1, 1);
+  route_weights_[id] = weight;
   router_.add(std::move(method), std::move(pattern), id, std::move(handler));
+}
+
+bool RestApi::take_tokens(const std::shared_ptr<Call>& call, auth::RateLimiter& limiter, const std::string& key,
+                          int64_t weight, const char* what) {
+  if (!limiter.enabled()) return true;
+  const auth::RateDecision d = limiter.take(key, weight, monotonic_ns());
+  call->rate = d;
+  if (d.allowed) return true;
+  HttpResponse r = problem_response(
+      Problem{429, "RATE_LIMITED", std::string("too many requests (") + what + "); retry after " +
+                                       std::to_string(d.retry_after_seconds) + " s"},
+      call->request.request_id);
+  r.headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
+  call->reply(std::move(r));
+  return false;
 }
 
 #define BOURSE_BIND(fn) [this](const std::shared_ptr<Call>& c) { fn(c); }
@@ -127,9 +156,9 @@ void RestApi::add_public_routes() {
   route("GET", "/v1/time", BOURSE_BIND(get_time));
   route("GET", "/v1/instruments", BOURSE_BIND(get_instruments));
   route("GET", "/v1/instruments/{symbol}", BOURSE_BIND(get_instrument));
-  route("GET", "/v1/book/{symbol}", BOURSE_BIND(get_book));
+  route("GET", "/v1/book/{symbol}", BOURSE_BIND(get_book), 2);
   route("GET", "/v1/trades/{symbol}", BOURSE_BIND(get_trades));
-  route("GET", "/v1/ticker", BOURSE_BIND(get_tickers));
+  route("GET", "/v1/ticker", BOURSE_BIND(get_tickers), 2);
   route("GET", "/v1/ticker/{symbol}", BOURSE_BIND(get_ticker));
   route("GET", "/healthz", BOURSE_BIND(get_healthz));
   route("GET", "/readyz", BOURSE_BIND(get_readyz));
@@ -143,6 +172,9 @@ void RestApi::handle(HttpRequest&& request, Responder respond) {
   call->respond = std::move(respond);
   call->metrics = &metrics_;
   RouteMatch m = router_.match(call->request.method, call->request.path);
+  // Per address first, for every request (404s included).
+  if (m.route) call->weight = route_weights_[m.route->metrics_id];
+  if (!take_tokens(call, ip_limiter_, call->request.remote_ip, call->weight, "per address")) return;
   if (!m.route) {
     if (m.allow.empty()) return call->fail(404, "NOT_FOUND", "no such resource: " + std::string(call->request.path));
     HttpResponse r = problem_response(

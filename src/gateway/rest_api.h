@@ -14,6 +14,7 @@
 
 #include "accounts/account_read_model.h"
 #include "auth/auth_service.h"
+#include "auth/rate_limiter.h"
 #include "bourse/core/clock.h"
 #include "bourse/sequencer/engine_service.h"
 #include "gateway/http_types.h"
@@ -34,6 +35,8 @@ struct Call {
   Responder respond;
   Metrics* metrics = nullptr;
   auth::Principal principal;         // set once authenticated
+  auth::RateDecision rate;           // the most specific bucket that applied (headers)
+  int64_t weight = 1;                // the route's cost in rate-limit tokens
   std::string idempotency_key;       // set while an Idempotency-Key request runs
   IdempotencyCache* idempotency = nullptr;
 
@@ -53,10 +56,17 @@ struct PrivateServices {
   store::Store* store = nullptr;
 };
 
+// Token buckets (docs/api.md, "Rate limits"). per_second 0 disables one.
+struct RateLimits {
+  auth::RateLimit per_ip{2'000, 4'000};
+  auth::RateLimit per_user{1'000, 2'000};
+  auth::RateLimit orders_per_account{500, 1'000};  // POST/PATCH/DELETE on /v1/orders
+};
+
 class RestApi {
  public:
   RestApi(EngineService& engine, marketdata::MarketView& market, Clock& clock, Metrics& metrics,
-          PrivateServices services);
+          PrivateServices services, RateLimits limits = {});
 
   // The HttpServer's request handler.
   void handle(HttpRequest&& request, Responder respond);
@@ -68,15 +78,20 @@ class RestApi {
   const Router& router() const { return router_; }
 
  private:
-  void route(std::string method, std::string pattern, Handler handler);
+  void route(std::string method, std::string pattern, Handler handler, int64_t weight = 1);
+  // Takes `weight` tokens from `limiter` for `key`; sends 429 and returns
+  // false when refused. Records the decision for the RateLimit headers.
+  bool take_tokens(const std::shared_ptr<Call>& call, auth::RateLimiter& limiter, const std::string& key,
+                   int64_t weight, const char* what);
   // A route that requires authentication with `scope` (admin routes also
   // require the admin role).
-  void private_route(std::string method, std::string pattern, uint32_t scope, Handler handler);
+  void private_route(std::string method, std::string pattern, uint32_t scope, Handler handler, int64_t weight = 1,
+                     bool order_entry = false);
   void add_public_routes();
   void add_private_routes();
-  void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler);
-  void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler,
-                             const auth::AuthOutcome& outcome);
+  void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry, const Handler& handler);
+  void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
+                             const Handler& handler, const auth::AuthOutcome& outcome);
   // Submits a command; `done` runs on the dispatcher thread once durable.
   // False (and a 503 sent) when the engine queue is full.
   bool submit(const std::shared_ptr<Call>& call, const Command& command,
@@ -133,6 +148,10 @@ class RestApi {
   Clock& clock_;
   Metrics& metrics_;
   PrivateServices services_;
+  auth::RateLimiter ip_limiter_;
+  auth::RateLimiter user_limiter_;
+  auth::RateLimiter order_limiter_;
+  std::vector<int64_t> route_weights_;  // by metrics id
   IdempotencyCache idempotency_;
   WorkerPool workers_{2, 1024};
   Router router_;

@@ -198,14 +198,17 @@ bool decimal_field(JsonBody& body, std::string_view name, int scale, bool requir
 
 // --- plumbing ----------------------------------------------------------------
 
-void RestApi::private_route(std::string method, std::string pattern, uint32_t scope, Handler handler) {
+void RestApi::private_route(std::string method, std::string pattern, uint32_t scope, Handler handler, int64_t weight,
+                            bool order_entry) {
   route(std::move(method), std::move(pattern),
-        [this, scope, handler = std::move(handler)](const std::shared_ptr<Call>& call) {
-          authenticate(call, scope, handler);
-        });
+        [this, scope, order_entry, handler = std::move(handler)](const std::shared_ptr<Call>& call) {
+          authenticate(call, scope, order_entry, handler);
+        },
+        weight);
 }
 
-void RestApi::authenticate(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler) {
+void RestApi::authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
+                           const Handler& handler) {
   const HttpRequest& r = call->request;
   auth::SignedRequest s;
   s.method = r.method;
@@ -219,22 +222,25 @@ void RestApi::authenticate(const std::shared_ptr<Call>& call, uint32_t scope, co
   s.remote_ip = r.remote_ip;
   if (!s.key_id && s.authorization) {
     // A password check costs ~30 ms of argon2id: never on an I/O thread.
-    offload(call, [this, call, scope, handler, s] {
-      finish_authentication(call, scope, handler, services_.auth->authenticate(s));
+    offload(call, [this, call, scope, order_entry, handler, s] {
+      finish_authentication(call, scope, order_entry, handler, services_.auth->authenticate(s));
     });
     return;
   }
-  finish_authentication(call, scope, handler, services_.auth->authenticate(s));
+  finish_authentication(call, scope, order_entry, handler, services_.auth->authenticate(s));
 }
 
-void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, const Handler& handler,
-                                    const auth::AuthOutcome& outcome) {
+void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
+                                    const Handler& handler, const auth::AuthOutcome& outcome) {
   if (!outcome.ok) {
     HttpResponse r = problem_response(Problem{outcome.status, outcome.code, outcome.detail}, call->request.request_id);
     if (outcome.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bourse-HMAC-SHA256, Basic realm=\"bourse\"");
     return call->reply(std::move(r));
   }
   call->principal = outcome.principal;
+  const std::string user_key = std::to_string(outcome.principal.user_id);
+  if (!take_tokens(call, user_limiter_, user_key, call->weight, "per user")) return;
+  if (order_entry && !take_tokens(call, order_limiter_, user_key, 1, "order entry per account")) return;
   if ((outcome.principal.scopes & scope) != scope) {
     return call->fail(403, "FORBIDDEN", "this credential lacks the '" + auth::scopes_text(scope) + "' scope");
   }
@@ -299,20 +305,20 @@ void RestApi::offload(const std::shared_ptr<Call>& call, std::function<void()> w
 
 void RestApi::add_private_routes() {
   using namespace auth;
-  route("POST", "/v1/users", BOURSE_BIND(post_users));
-  private_route("POST", "/v1/api-keys", kScopeRead, BOURSE_BIND(post_api_keys));
+  route("POST", "/v1/users", BOURSE_BIND(post_users), 20);
+  private_route("POST", "/v1/api-keys", kScopeRead, BOURSE_BIND(post_api_keys), 20);
   private_route("GET", "/v1/api-keys", kScopeRead, BOURSE_BIND(get_api_keys));
   private_route("DELETE", "/v1/api-keys/{key_id}", kScopeRead, BOURSE_BIND(delete_api_key));
   private_route("GET", "/v1/account", kScopeRead, BOURSE_BIND(get_account));
   private_route("GET", "/v1/balances", kScopeRead, BOURSE_BIND(get_balances));
-  private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order));
-  private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders));
-  private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders));
+  private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order), 1, true);
+  private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders), 5);
+  private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders), 1, true);
   private_route("GET", "/v1/orders/by-client-id/{client_order_id}", kScopeRead, BOURSE_BIND(get_order_by_client_id));
   private_route("GET", "/v1/orders/{id}", kScopeRead, BOURSE_BIND(get_order));
-  private_route("PATCH", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(patch_order));
-  private_route("DELETE", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(delete_order));
-  private_route("GET", "/v1/fills", kScopeRead, BOURSE_BIND(get_fills));
+  private_route("PATCH", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(patch_order), 1, true);
+  private_route("DELETE", "/v1/orders/{id}", kScopeTrade, BOURSE_BIND(delete_order), 1, true);
+  private_route("GET", "/v1/fills", kScopeRead, BOURSE_BIND(get_fills), 5);
   private_route("POST", "/v1/admin/deposits", kScopeAdmin, [this](const std::shared_ptr<Call>& c) { post_transfer(c, true); });
   private_route("POST", "/v1/admin/withdrawals", kScopeAdmin, [this](const std::shared_ptr<Call>& c) { post_transfer(c, false); });
   private_route("POST", "/v1/admin/assets", kScopeAdmin, BOURSE_BIND(post_asset));

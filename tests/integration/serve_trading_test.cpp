@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <set>
+#include <thread>
 
 #include "auth/auth_service.h"
 #include "auth/crypto.h"
@@ -354,6 +355,46 @@ TEST_F(ServeTrading, AdminHaltAndKillSwitch) {
   r = admin_->call("POST", "/v1/admin/withdrawals", R"({"user_id":)" + std::to_string(bob_id) + R"(,"asset":"USD","amount":"99999999"})");
   EXPECT_EQ(code_of(r), "INSUFFICIENT_FUNDS");
   EXPECT_EQ(admin_->call("POST", "/v1/admin/deposits", R"({"user_id":999,"asset":"USD","amount":"1"})").status, 404);
+}
+
+TEST(ServeLimits, RateLimitHeadersAnd429) {
+  TempDir dir;
+  ServerOptions o;
+  o.data_dir = dir.path() + "/data";
+  o.config_toml = "[limits]\nip_per_second = 1000\nip_burst = 1000\nuser_per_second = 1000\nuser_burst = 1000\n"
+                  "orders_per_second = 2\norders_burst = 5\n";
+  ServerProcess server(o);
+  ASSERT_TRUE(server.started()) << server.output();
+  SignedClient alice(server.port(), demo_keys(server.output())["alice"]);
+  auto r = alice.call("GET", "/v1/balances");
+  EXPECT_EQ(r.header("ratelimit-limit"), "1000");
+  EXPECT_FALSE(r.header("ratelimit-remaining").empty());
+  EXPECT_FALSE(r.header("ratelimit-reset").empty());
+  EXPECT_FALSE(HttpClient(server.port()).get("/v1/time").header("ratelimit-remaining").empty());
+  // Order entry: a burst of 5, then 429 with Retry-After; reads still pass.
+  int accepted = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    r = alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.001"})");
+    if (r.status == 201) ++accepted;
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(Json(r.body).s("/code"), "RATE_LIMITED");
+      EXPECT_EQ(r.header("retry-after"), "1");
+    }
+  }
+  EXPECT_EQ(accepted, 5);
+  EXPECT_EQ(limited, 3);
+  EXPECT_EQ(alice.call("GET", "/v1/orders").status, 200);
+  // A flood from one address past its bucket is refused; the server stays up.
+  HttpClient flood(server.port());
+  int refused = 0;
+  for (int i = 0; i < 1100 && refused == 0; ++i) {
+    if (flood.get("/v1/time").status == 429) ++refused;
+  }
+  EXPECT_EQ(refused, 1);
+  // The bucket refills at 1,000/s: a moment later the address is served again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(HttpClient(server.port()).get("/healthz").status, 200);
 }
 
 }  // namespace
