@@ -10,6 +10,17 @@
 #include "gateway/render.h"
 
 namespace bourse::gateway {
+
+extern const unsigned char kEmbedded_openapi_json[];
+extern const std::size_t kEmbedded_openapi_json_size;
+extern const unsigned char kEmbedded_api_html[];
+extern const std::size_t kEmbedded_api_html_size;
+
+std::string_view openapi_document() {
+  return {reinterpret_cast<const char*>(kEmbedded_openapi_json), kEmbedded_openapi_json_size};
+}
+std::string_view docs_page() { return {reinterpret_cast<const char*>(kEmbedded_api_html), kEmbedded_api_html_size}; }
+
 namespace {
 
 constexpr std::size_t kDefaultDepth = 50;
@@ -96,8 +107,13 @@ void Call::fail(int status, std::string code, std::string detail) {
 }
 
 void Call::json(int status, std::string body, bool cacheable) {
+  send(status, std::move(body), "application/json", cacheable);
+}
+
+void Call::send(int status, std::string body, std::string content_type, bool cacheable) {
   HttpResponse r;
   r.status = status;
+  r.content_type = std::move(content_type);
   if (cacheable) {
     const std::string etag = "\"" + hex64(XXH3_64bits(body.data(), body.size())) + "\"";
     r.headers.emplace_back("ETag", etag);
@@ -163,6 +179,8 @@ void RestApi::add_public_routes() {
   route("GET", "/healthz", BOURSE_BIND(get_healthz));
   route("GET", "/readyz", BOURSE_BIND(get_readyz));
   route("GET", "/metrics", BOURSE_BIND(get_metrics));
+  route("GET", "/v1/openapi.json", BOURSE_BIND(get_openapi));
+  route("GET", "/docs", BOURSE_BIND(get_docs));
 }
 
 void RestApi::handle(HttpRequest&& request, Responder respond) {
@@ -313,6 +331,14 @@ void RestApi::get_readyz(const std::shared_ptr<Call>& call) {
   JsonWriter w(&body);
   w.begin_object().field("status", "ready").field("durable_seq", engine_.durable_seq()).end_object();
   call->json(200, std::move(body));
+}
+
+void RestApi::get_openapi(const std::shared_ptr<Call>& call) {
+  call->json(200, std::string(openapi_document()), true);
+}
+
+void RestApi::get_docs(const std::shared_ptr<Call>& call) {
+  call->send(200, std::string(docs_page()), "text/html; charset=utf-8", true);
 }
 
 void RestApi::get_metrics(const std::shared_ptr<Call>& call) {

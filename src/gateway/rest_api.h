@@ -47,6 +47,7 @@ struct Call {
   // A JSON body. Cacheable responses carry a strong ETag (hash of the body)
   // and become 304 when If-None-Match matches.
   void json(int status, std::string body, bool cacheable = false);
+  void send(int status, std::string body, std::string content_type, bool cacheable);
 };
 
 // What the private endpoints need besides the engine and market data.
@@ -136,6 +137,8 @@ class RestApi {
   void get_healthz(const std::shared_ptr<Call>& call);
   void get_readyz(const std::shared_ptr<Call>& call);
   void get_metrics(const std::shared_ptr<Call>& call);
+  void get_openapi(const std::shared_ptr<Call>& call);
+  void get_docs(const std::shared_ptr<Call>& call);
 
   // The instrument named by path parameter `index`, or a 404 sent.
   std::optional<marketdata::InstrumentInfo> instrument_param(const std::shared_ptr<Call>& call, std::size_t index);
@@ -157,6 +160,11 @@ class RestApi {
   Router router_;
   std::atomic<bool> draining_{false};
 };
+
+// The OpenAPI 3.1 document (docs/openapi.json) and the docs page, embedded
+// at build time.
+std::string_view openapi_document();
+std::string_view docs_page();
 
 // Request ids: the client's X-Request-Id when it is 1..64 of [A-Za-z0-9._-],
 // else 16 random hex digits.

@@ -82,6 +82,13 @@ TEST_F(ServePublic, TimeInstrumentsAndHealth) {
   EXPECT_EQ(str(doc, "/lot_size"), "1");
 
   expect_problem(c.get("/v1/instruments/NOPE-USD"), 404, "UNKNOWN_SYMBOL");
+  r = c.get("/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(str(parse(parser_, r.body), "/openapi"), "3.1.0");
+  r = c.get("/docs");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(r.body.find("/v1/openapi.json"), std::string::npos);
   EXPECT_EQ(c.get("/healthz").status, 200);
   r = c.get("/readyz");
   EXPECT_EQ(r.status, 200) << r.body;
