@@ -10,6 +10,9 @@
 #include "bench/engine_bench_runner.h"
 #include "bourse/core/log.h"
 #include "bourse/sequencer/exchange.h"
+#include "client.h"
+#include "loadgen.h"
+#include "gateway/json_writer.h"
 #include "serve.h"
 
 
@@ -90,6 +93,67 @@ int main(int argc, char** argv) {
   auto* simulate_opt = serve_cmd->add_flag("--simulate", serve.simulate, "run a simulated market maker (env BOURSE_SIMULATE)");
   auto* rate_opt = serve_cmd->add_option("--simulate-rate", serve.simulate_rate, "simulated orders per second")->capture_default_str();
 
+  // --- the command-line client (signed REST and WebSocket, like any user) ---
+  const char* client_note = " (BOURSE_URL, BOURSE_API_KEY, BOURSE_API_SECRET)";
+  auto* balances_cmd = app.add_subcommand("balances", std::string("your balances") + client_note);
+  std::string book_symbol;
+  int book_depth = 10;
+  auto* book_cmd = app.add_subcommand("book", "an order book (public)");
+  book_cmd->add_option("symbol", book_symbol, "instrument, e.g. BTC-USD")->required();
+  book_cmd->add_option("--depth", book_depth, "levels per side")->capture_default_str()->check(CLI::Range(1, 1000));
+  std::string orders_symbol, orders_status = "open";
+  int orders_limit = 100;
+  auto* orders_cmd = app.add_subcommand("orders", std::string("list your orders") + client_note);
+  orders_cmd->add_option("--symbol", orders_symbol, "only this instrument");
+  orders_cmd->add_option("--status", orders_status, "open | closed | all")->capture_default_str();
+  orders_cmd->add_option("--limit", orders_limit, "at most this many")->capture_default_str()->check(CLI::Range(1, 500));
+  auto* order_cmd = app.add_subcommand("order", std::string("place, amend or cancel orders") + client_note);
+  order_cmd->require_subcommand(1);
+  struct PlaceArgs {
+    std::string symbol, side, qty, price, stop_price, type = "LIMIT", tif, client_id;
+    bool post_only = false;
+  } place;
+  auto* place_cmd = order_cmd->add_subcommand("place", "place an order");
+  place_cmd->add_option("symbol", place.symbol, "instrument")->required();
+  place_cmd->add_option("side", place.side, "BUY or SELL")->required();
+  place_cmd->add_option("qty", place.qty, "quantity (decimal)")->required();
+  place_cmd->add_option("--price", place.price, "limit price (decimal)");
+  place_cmd->add_option("--stop-price", place.stop_price, "trigger price for stop orders");
+  place_cmd->add_option("--type", place.type, "LIMIT | MARKET | STOP_LIMIT | STOP_MARKET")->capture_default_str();
+  place_cmd->add_option("--tif", place.tif, "GTC | IOC | FOK | DAY | GTD");
+  place_cmd->add_option("--client-id", place.client_id, "your client order id");
+  place_cmd->add_flag("--post-only", place.post_only, "never take liquidity");
+  std::string amend_id, amend_price, amend_qty;
+  auto* amend_cmd = order_cmd->add_subcommand("amend", "amend an order");
+  amend_cmd->add_option("id", amend_id, "order id")->required();
+  amend_cmd->add_option("--price", amend_price, "new price");
+  amend_cmd->add_option("--qty", amend_qty, "new total quantity");
+  std::string cancel_id;
+  auto* cancel_cmd = order_cmd->add_subcommand("cancel", "cancel an order");
+  cancel_cmd->add_option("id", cancel_id, "order id")->required();
+  std::string cancel_all_symbol;
+  auto* cancel_all_cmd = order_cmd->add_subcommand("cancel-all", "cancel all your orders");
+  cancel_all_cmd->add_option("--symbol", cancel_all_symbol, "only this instrument");
+  std::vector<std::string> tail_channels;
+  int tail_count = 0;
+  auto* tail_cmd = app.add_subcommand("tail", "print WebSocket channel messages, e.g. trades.BTC-USD or orders" +
+                                                  std::string(client_note));
+  tail_cmd->add_option("channels", tail_channels, "channels (docs/websocket.md)")->required();
+  tail_cmd->add_option("--count", tail_count, "stop after this many messages (0: never)")->capture_default_str();
+
+  app::LoadgenOptions lg;
+  auto* loadgen_cmd = app.add_subcommand("loadgen", "order place + cancel round trips against a server (BENCHMARKS.md)");
+  loadgen_cmd->add_option("mode", lg.mode, "rest | ws")->capture_default_str()->check(CLI::IsMember({"rest", "ws"}));
+  loadgen_cmd->add_option("--url", lg.url, "server")->capture_default_str();
+  loadgen_cmd->add_option("--connections", lg.connections, "connections")->capture_default_str()->check(CLI::Range(1, 10000));
+  loadgen_cmd->add_option("--threads", lg.threads, "client threads")->capture_default_str()->check(CLI::Range(1, 64));
+  loadgen_cmd->add_option("--rate", lg.rate, "orders/s offered over all connections (0: closed loop)")->capture_default_str();
+  loadgen_cmd->add_option("--duration", lg.duration_s, "seconds")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  loadgen_cmd->add_option("--symbol", lg.symbol, "instrument")->capture_default_str();
+  loadgen_cmd->add_option("--price", lg.price, "buy price (far from the market: orders rest)")->capture_default_str();
+  loadgen_cmd->add_option("--qty", lg.qty, "quantity")->capture_default_str();
+  loadgen_cmd->add_flag("--json", lg.json, "print one JSON object");
+
   std::string replay_dir;
   bool from_scratch = false, verify = false;
   auto* replay_cmd = app.add_subcommand("replay", "rebuild state from DATA_DIR read-only; print the state hash");
@@ -124,6 +188,43 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (balances_cmd->parsed()) return app::run_client_request({"GET", "/v1/balances", ""});
+  if (book_cmd->parsed()) {
+    return app::run_client_request({"GET", "/v1/book/" + book_symbol + "?depth=" + std::to_string(book_depth), "", false});
+  }
+  if (orders_cmd->parsed()) {
+    std::string target = "/v1/orders?status=" + orders_status + "&limit=" + std::to_string(orders_limit);
+    if (!orders_symbol.empty()) target += "&symbol=" + orders_symbol;
+    return app::run_client_request({"GET", target, ""});
+  }
+  if (place_cmd->parsed()) {
+    std::string body;
+    gateway::JsonWriter w(&body);
+    w.begin_object().field("symbol", place.symbol).field("side", place.side).field("type", place.type).field("qty", place.qty);
+    if (!place.price.empty()) w.field("price", place.price);
+    if (!place.stop_price.empty()) w.field("stop_price", place.stop_price);
+    if (!place.tif.empty()) w.field("time_in_force", place.tif);
+    if (!place.client_id.empty()) w.field("client_order_id", place.client_id);
+    if (place.post_only) w.field("post_only", true);
+    w.end_object();
+    return app::run_client_request({"POST", "/v1/orders", body});
+  }
+  if (amend_cmd->parsed()) {
+    std::string body;
+    gateway::JsonWriter w(&body);
+    w.begin_object();
+    if (!amend_price.empty()) w.field("price", amend_price);
+    if (!amend_qty.empty()) w.field("qty", amend_qty);
+    w.end_object();
+    return app::run_client_request({"PATCH", "/v1/orders/" + amend_id, body});
+  }
+  if (cancel_cmd->parsed()) return app::run_client_request({"DELETE", "/v1/orders/" + cancel_id, ""});
+  if (cancel_all_cmd->parsed()) {
+    return app::run_client_request(
+        {"DELETE", cancel_all_symbol.empty() ? "/v1/orders" : "/v1/orders?symbol=" + cancel_all_symbol, ""});
+  }
+  if (tail_cmd->parsed()) return app::run_tail(tail_channels, tail_count);
+  if (loadgen_cmd->parsed()) return app::run_loadgen(lg);
   if (serve_cmd->parsed()) {
     // Flags win over the environment, which wins over the file: remember the
     // flags, load file and environment, then put the flags back.

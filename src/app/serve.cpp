@@ -15,6 +15,8 @@
 #include "demo_market.h"
 #include "gateway/http_server.h"
 #include "gateway/rest_api.h"
+#include "gateway/ws_hub.h"
+#include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
 
 namespace bourse::app {
@@ -152,8 +154,13 @@ int run_serve(const ServeConfig& config) {
   market.load(service->engine());
   accounts::AccountReadModel accounts;
   accounts.load(service->engine());
+  // Listener order matters: the publisher renders from the read models, so
+  // they see each batch first.
+  gateway::WsHub hub;
+  gateway::WsPublisher publisher(hub, market, accounts, clock);
   service->add_listener(&market);
   service->add_listener(&accounts);
+  service->add_listener(&publisher);
   service->start();
 
   if (fresh) {
@@ -179,7 +186,19 @@ int run_serve(const ServeConfig& config) {
   limits.orders_per_account = {config.orders_per_second, config.orders_burst};
   gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get()},
                        limits);
+  gateway::WsContext ws;
+  ws.hub = &hub;
+  ws.api = &api;
+  ws.auth = &auth;
+  ws.market = &market;
+  ws.engine = service.get();
+  ws.options.max_message_bytes = config.ws_max_message_bytes;
+  ws.options.max_subscriptions = config.ws_max_subscriptions;
+  ws.options.max_queued_messages = config.ws_max_queued_messages;
+  ws.options.idle_timeout_ms = config.ws_idle_timeout_ms;
+  ws.options.max_connections = config.ws_max_connections;
   gateway::HttpServerOptions ho;
+  ho.websocket = &ws;
   ho.host = host;
   ho.port = port;
   ho.io_threads = config.io_threads > 0 ? config.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -195,6 +214,8 @@ int run_serve(const ServeConfig& config) {
       });
   metrics.add_gauge("bourse_http_connections", "Open HTTP connections.",
                     [&server] { return static_cast<double>(server.open_connections()); });
+  metrics.add_gauge("bourse_ws_connections", "Open WebSocket connections.",
+                    [&ws] { return static_cast<double>(ws.connections.load()); });
   metrics.add_gauge("bourse_engine_queue_depth", "Commands waiting for the engine thread.",
                     [&service] { return static_cast<double>(service->queue_depth()); });
   metrics.add_gauge("bourse_engine_durable_seq", "Highest journal sequence number on disk.",

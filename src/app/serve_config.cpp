@@ -41,12 +41,15 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                                 "drain_ms"};
   static const std::set<std::string> kEngine = {"data_dir", "durability", "snapshot_every", "queue"};
   static const std::set<std::string> kSimulator = {"enabled", "orders_per_second"};
+  static const std::set<std::string> kWebsocket = {"max_message_bytes", "max_subscriptions", "max_queued_messages",
+                                                   "idle_timeout_ms", "max_connections"};
   static const std::set<std::string> kLimits = {"ip_per_second", "ip_burst", "user_per_second", "user_burst",
                                                 "orders_per_second", "orders_burst"};
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
-                                         : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits : nullptr;
+                                         : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
+                                         : k == "websocket" ? &kWebsocket : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -88,6 +91,11 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("engine", "snapshot_every", &c->snapshot_every);
   get_int("engine", "queue", &c->engine_queue);
   get_bool("simulator", "enabled", &c->simulate);
+  get_int("websocket", "max_message_bytes", &c->ws_max_message_bytes);
+  get_int("websocket", "max_subscriptions", &c->ws_max_subscriptions);
+  get_int("websocket", "max_queued_messages", &c->ws_max_queued_messages);
+  get_int("websocket", "idle_timeout_ms", &c->ws_idle_timeout_ms);
+  get_int("websocket", "max_connections", &c->ws_max_connections);
   get_int("limits", "ip_per_second", &c->ip_per_second);
   get_int("limits", "ip_burst", &c->ip_burst);
   get_int("limits", "user_per_second", &c->user_per_second);
@@ -148,6 +156,12 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
       *error = "limits: per_second 0..1000000 (0 = off), burst 1..1000000";
       return false;
     }
+  }
+  if (c.ws_max_message_bytes < 256 || c.ws_max_message_bytes > (1u << 20) || c.ws_max_subscriptions < 1 ||
+      c.ws_max_queued_messages < 1 || c.ws_idle_timeout_ms < 1'000) {
+    *error = "websocket: max_message_bytes 256..1048576, max_subscriptions >= 1, max_queued_messages >= 1, "
+             "idle_timeout_ms >= 1000";
+    return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {
     *error = "simulator rate must be 1..100000";

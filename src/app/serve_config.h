@@ -25,6 +25,12 @@ struct ServeConfig {
   int max_connections = 10'000;
   int drain_ms = 10'000;                  // graceful shutdown: wait this long for in-flight requests
   std::size_t engine_queue = 1u << 14;    // commands waiting for the engine before 503
+  // WebSocket sessions (docs/websocket.md).
+  std::size_t ws_max_message_bytes = 16 * 1024;
+  std::size_t ws_max_subscriptions = 100;
+  std::size_t ws_max_queued_messages = 4096;
+  int ws_idle_timeout_ms = 30'000;
+  int ws_max_connections = 10'000;
   // Token buckets: requests per second and burst; per_second 0 disables.
   int64_t ip_per_second = 2'000, ip_burst = 4'000;
   int64_t user_per_second = 1'000, user_burst = 2'000;

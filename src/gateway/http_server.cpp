@@ -6,6 +6,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <chrono>
 #include <mutex>
@@ -16,6 +17,7 @@
 
 #include "bourse/core/clock.h"
 #include "bourse/core/log.h"
+#include "gateway/ws_session.h"
 
 namespace bourse::gateway {
 
@@ -158,6 +160,24 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
+    const std::string_view target(req.target().data(), req.target().size());
+    if (target == "/v1/ws" || target.starts_with("/v1/ws?")) {
+      WsContext* ws = server_.options_.websocket;
+      if (!ws || !beast::websocket::is_upgrade(req)) {
+        keep_alive_ = false;
+        busy_ = true;
+        server_.in_flight_.fetch_add(1);
+        return write(server_.on_error_(426, "UPGRADE_REQUIRED", "/v1/ws speaks WebSocket only (docs/websocket.md)"));
+      }
+      if (ws->connections.load() >= ws->options.max_connections || server_.draining_.load()) {
+        keep_alive_ = false;
+        busy_ = true;
+        server_.in_flight_.fetch_add(1);
+        return write(server_.on_error_(503, "OVERLOADED", "no more WebSocket connections are accepted now"));
+      }
+      // The WebSocket session takes the socket; this HTTP session ends here.
+      return start_ws_session(*ws, stream_.release_socket(), std::move(req));
+    }
     HttpRequest request;
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
@@ -274,8 +294,10 @@ void HttpServer::Impl::shutdown(int drain_ms) {
   }
   for (auto& s : sessions) s->close_when_idle();
   sessions.clear();
+  if (options_.websocket) options_.websocket->close_all();
   const int64_t deadline = monotonic_ns() + static_cast<int64_t>(drain_ms) * 1'000'000;
-  while ((in_flight_.load() != 0 || connections_.load() != 0) && monotonic_ns() < deadline) {
+  auto ws_open = [this] { return options_.websocket ? options_.websocket->connections.load() : 0; };
+  while ((in_flight_.load() != 0 || connections_.load() != 0 || ws_open() != 0) && monotonic_ns() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (in_flight_.load() != 0) {

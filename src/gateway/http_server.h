@@ -21,6 +21,7 @@
 #include <string>
 
 #include "gateway/http_types.h"
+#include "gateway/ws_context.h"
 
 namespace bourse::gateway {
 
@@ -33,6 +34,7 @@ struct HttpServerOptions {
   int request_timeout_ms = 10'000;  // from first byte to complete request
   int idle_timeout_ms = 60'000;     // keep-alive connection with no request
   int max_connections = 10'000;
+  WsContext* websocket = nullptr;  // non-null: GET /v1/ws upgrades to a WebSocket session
 };
 
 using RequestHandler = std::function<void(HttpRequest&& request, Responder respond)>;

@@ -4,6 +4,8 @@
 #include "bourse/core/decimal.h"
 #include "bourse/engine/event.h"
 
+#include "accounts/account_read_model.h"
+
 namespace bourse::gateway {
 
 std::string price_text(const marketdata::InstrumentInfo& i, Price p) { return format_decimal(p.value, i.spec.price_scale); }
@@ -117,6 +119,95 @@ void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const mar
   if (t.best_ask) w.value(price_text(i, t.best_ask->price)); else w.null();
   w.key("ask_qty");
   if (t.best_ask) w.value(qty_text(i, t.best_ask->qty)); else w.null();
+  w.end_object();
+}
+
+namespace {
+
+const char* tif_text(TimeInForce t) {
+  switch (t) {
+    case TimeInForce::kGtc: return "GTC";
+    case TimeInForce::kIoc: return "IOC";
+    case TimeInForce::kFok: return "FOK";
+    case TimeInForce::kDay: return "DAY";
+    case TimeInForce::kGtd: return "GTD";
+  }
+  return "?";
+}
+
+const char* type_text(OrderType t) {
+  switch (t) {
+    case OrderType::kLimit: return "LIMIT";
+    case OrderType::kMarket: return "MARKET";
+    case OrderType::kStopLimit: return "STOP_LIMIT";
+    case OrderType::kStopMarket: return "STOP_MARKET";
+  }
+  return "?";
+}
+
+std::optional<int64_t> pow10(int exponent) {
+  if (exponent < 0 || exponent > 18) return std::nullopt;
+  int64_t v = 1;
+  for (int i = 0; i < exponent; ++i) v *= 10;
+  return v;
+}
+
+}  // namespace
+
+void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::OrderRecord& o) {
+  w.begin_object();
+  w.field("id", o.id.value);
+  w.key("client_order_id");
+  if (o.client_order_id.empty()) w.null(); else w.value(o.client_order_id.view());
+  w.field("symbol", i.spec.symbol.view());
+  w.field("side", o.side == Side::kBuy ? "BUY" : "SELL");
+  w.field("type", type_text(o.type));
+  w.field("time_in_force", tif_text(o.tif));
+  w.field("post_only", o.post_only);
+  w.key("price");
+  if (o.price.value) w.value(price_text(i, o.price)); else w.null();
+  w.key("stop_price");
+  if (o.stop_price.value) w.value(price_text(i, o.stop_price)); else w.null();
+  w.field("qty", qty_text(i, o.qty));
+  w.field("filled_qty", qty_text(i, o.filled));
+  w.field("remaining_qty", qty_text(i, Qty{accounts::is_terminal(o.status) ? 0 : o.qty.value - o.filled.value}));
+  w.field("filled_quote", quote_text(i, o.notional_filled));
+  // Average price, floored to the price scale: notional × D / filled.
+  w.key("avg_price");
+  const auto d = pow10(i.spec.price_scale + i.base.scale - i.quote.scale);
+  const auto avg = (d && o.filled.value > 0) ? mul_div_floor(o.notional_filled.value, *d, o.filled.value) : std::nullopt;
+  if (avg && o.notional_filled.value > 0) w.value(price_text(i, Price{*avg})); else w.null();
+  w.field("fees", quote_text(i, o.fees));
+  w.field("status", accounts::order_status_name(o.status));
+  w.key("reason");
+  if (o.status == accounts::OrderStatus::kCancelled) {
+    w.value(cancel_reason_name(static_cast<CancelReason>(o.end_reason)));
+  } else if (o.status == accounts::OrderStatus::kExpired) {
+    w.value(o.end_reason == static_cast<uint8_t>(ExpireReason::kDay) ? "DAY" : "GTD");
+  } else {
+    w.null();
+  }
+  w.key("expire_time");
+  if (o.expire_at) w.value(to_millis(o.expire_at)); else w.null();
+  w.field("created", to_millis(o.created));
+  w.field("updated", to_millis(o.updated));
+  w.end_object();
+}
+
+void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::FillRecord& f) {
+  w.begin_object();
+  w.field("id", f.seq_no);
+  w.field("trade_id", f.trade_id.value);
+  w.field("order_id", f.order_id.value);
+  w.field("symbol", i.spec.symbol.view());
+  w.field("side", f.side == Side::kBuy ? "BUY" : "SELL");
+  w.field("price", price_text(i, f.price));
+  w.field("qty", qty_text(i, f.qty));
+  w.field("quote_qty", quote_text(i, f.notional));
+  w.field("fee", quote_text(i, f.fee));
+  w.field("fee_asset", i.quote.code.view());
+  w.field("liquidity", f.maker ? "MAKER" : "TAKER");
+  w.field("time", to_millis(f.time));
   w.end_object();
 }
 

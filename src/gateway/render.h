@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gateway/json_writer.h"
+#include "accounts/account_read_model.h"
 #include "marketdata/market_view.h"
 
 namespace bourse::gateway {
@@ -21,5 +22,7 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i);
 void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book);
 void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t);
 void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t);
+void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::OrderRecord& o);
+void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::FillRecord& f);
 
 }  // namespace bourse::gateway

@@ -205,6 +205,33 @@ void RestApi::handle(HttpRequest&& request, Responder respond) {
   m.route->handler(call);
 }
 
+void RestApi::execute_as(const auth::Principal& principal, std::string method, std::string target, std::string body,
+                         std::string remote_ip, Responder respond) {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  const std::size_t q = r.target.find('?');
+  r.path = r.target.substr(0, q);
+  if (q != std::string::npos) r.query = r.target.substr(q + 1);
+  r.headers.emplace_back("content-type", "application/json");
+  r.body = std::move(body);
+  r.remote_ip = std::move(remote_ip);
+  r.received_ns = monotonic_ns();
+  auto call = std::make_shared<Call>();
+  call->request = std::move(r);
+  call->request.request_id = request_id_for(call->request);
+  call->respond = std::move(respond);
+  call->metrics = &metrics_;
+  call->principal = principal;
+  call->preauthenticated = true;
+  RouteMatch m = router_.match(call->request.method, call->request.path);
+  if (!m.route) return call->fail(404, "NOT_FOUND", "no such operation");
+  call->metrics_id = m.route->metrics_id;
+  call->weight = route_weights_[m.route->metrics_id];
+  call->params = std::move(m.params);
+  m.route->handler(call);
+}
+
 HttpResponse RestApi::transport_error(int status, std::string_view code, std::string_view detail) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   const std::string id = hex64(rng());

@@ -38,6 +38,7 @@ struct Call {
   auth::RateDecision rate;           // the most specific bucket that applied (headers)
   int64_t weight = 1;                // the route's cost in rate-limit tokens
   std::string idempotency_key;       // set while an Idempotency-Key request runs
+  bool preauthenticated = false;     // WebSocket order entry: principal set by the session's login
   IdempotencyCache* idempotency = nullptr;
 
   // Sends the response (exactly once): adds X-Request-Id and records metrics.
@@ -71,6 +72,10 @@ class RestApi {
 
   // The HttpServer's request handler.
   void handle(HttpRequest&& request, Responder respond);
+  // WebSocket order entry: runs a REST route as `principal` (already
+  // authenticated by the session), with the same checks, limits and answers.
+  void execute_as(const auth::Principal& principal, std::string method, std::string target, std::string body,
+                  std::string remote_ip, Responder respond);
   // The response for requests the transport refuses (413, 431, 400).
   HttpResponse transport_error(int status, std::string_view code, std::string_view detail);
 

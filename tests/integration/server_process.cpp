@@ -18,7 +18,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <thread>
 
 #ifndef BOURSE_BINARY
@@ -100,13 +99,13 @@ ServerProcess::ServerProcess(ServerOptions options) {
   }
   for (const auto& a : options.extra_args) args.push_back(a);
   pid_ = spawn(args, options.environment, &out_fd_);
-  const std::regex address(R"(listening on http://127\.0\.0\.1:(\d+))");
+  const std::string marker = "listening on http://127.0.0.1:";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!read_some(out_fd_, &output_, 100)) break;
-    std::smatch m;
-    if (std::regex_search(output_, m, address)) {
-      port_ = static_cast<uint16_t>(std::stoi(m[1]));
+    const std::size_t at = output_.find(marker);
+    if (at != std::string::npos && output_.find(' ', at + marker.size()) != std::string::npos) {
+      port_ = static_cast<uint16_t>(std::stoi(output_.substr(at + marker.size())));
       // Let the rest of the banner arrive (demo credentials).
       for (int i = 0; i < 5; ++i) read_some(out_fd_, &output_, 20);
       return;
@@ -253,11 +252,22 @@ std::string raw_exchange(uint16_t port, const std::string& bytes, int timeout_ms
 
 namespace bourse::testing {
 
+// Lines like "  demo alice (read,trade,transfer) BOURSE_API_KEY=bk_… BOURSE_API_SECRET=…".
 std::map<std::string, ApiKey> demo_keys(const std::string& output) {
   std::map<std::string, ApiKey> keys;
-  const std::regex line(R"(demo (\w+)\s+\([a-z,]+\) BOURSE_API_KEY=(\S+) BOURSE_API_SECRET=(\S+))");
-  for (auto it = std::sregex_iterator(output.begin(), output.end(), line); it != std::sregex_iterator(); ++it) {
-    keys[(*it)[1]] = ApiKey{(*it)[2], (*it)[3]};
+  auto word_after = [&](std::size_t pos) {
+    const std::size_t end = output.find_first_of(" \n", pos);
+    return output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+  };
+  std::size_t pos = 0;
+  while ((pos = output.find("  demo ", pos)) != std::string::npos) {
+    pos += 7;
+    const std::string name = word_after(pos);
+    const std::size_t k = output.find("BOURSE_API_KEY=", pos);
+    const std::size_t sct = output.find("BOURSE_API_SECRET=", pos);
+    const std::size_t eol = output.find('\n', pos);
+    if (k == std::string::npos || sct == std::string::npos || k > eol || sct > eol) continue;
+    keys[name] = ApiKey{word_after(k + 15), word_after(sct + 18)};
   }
   return keys;
 }
@@ -273,6 +283,113 @@ HttpResult SignedClient::call(const std::string& method, const std::string& targ
   headers["BOURSE-TIMESTAMP"] = ts;
   headers["BOURSE-SIGNATURE"] = auth::hmac_sha256_hex(key_.secret, auth::signing_payload(ts, method, target, body));
   return http_.request(method, target, body, headers);
+}
+
+}  // namespace bourse::testing
+
+#include <boost/beast/websocket.hpp>
+
+namespace bourse::testing {
+
+namespace websocket = boost::beast::websocket;
+
+struct WsClient::Impl {
+  net::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+  int close_code = 0;
+  std::string close_reason;
+};
+
+WsClient::WsClient(uint16_t port, const std::map<std::string, std::string>& headers, const std::string& target,
+                   int receive_buffer)
+    : impl_(new Impl) {
+  beast::error_code ec;
+  if (receive_buffer > 0) {
+    auto& socket = beast::get_lowest_layer(impl_->ws).socket();
+    socket.open(tcp::v4(), ec);
+    socket.set_option(net::socket_base::receive_buffer_size(receive_buffer), ec);
+  }
+  beast::get_lowest_layer(impl_->ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return;
+  impl_->ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+    for (const auto& [k, v] : headers) req.set(k, v);
+  }));
+  impl_->ws.handshake("127.0.0.1", target, ec);
+  impl_->connected = !ec;
+  impl_->ws.read_message_max(64u << 20);
+}
+
+WsClient::~WsClient() {
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).close();
+  delete impl_;
+}
+
+bool WsClient::connected() const { return impl_->connected; }
+
+void WsClient::send(const std::string& text) {
+  beast::error_code ec;
+  impl_->ws.text(true);
+  impl_->ws.write(net::buffer(text), ec);
+}
+
+std::string WsClient::receive(int timeout_ms) {
+  if (!impl_->connected) return "";
+  std::string out;
+  bool done = false;
+  impl_->ws.async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
+    done = true;
+    if (ec) {
+      impl_->connected = false;
+      // A close frame may have arrived even when the read ends with another
+      // error (the server tore the connection down right after it).
+      if (impl_->ws.reason().code != websocket::close_code::none) {
+        impl_->close_code = impl_->ws.reason().code;
+        impl_->close_reason = impl_->ws.reason().reason.c_str();
+      }
+      return;
+    }
+    out = beast::buffers_to_string(impl_->buffer.data());
+    impl_->buffer.consume(impl_->buffer.size());
+  });
+  impl_->ioc.restart();
+  impl_->ioc.run_for(std::chrono::milliseconds(timeout_ms));
+  if (!done) {  // time is up: cancel the read and let it finish
+    beast::get_lowest_layer(impl_->ws).cancel();
+    impl_->ioc.restart();
+    impl_->ioc.run();
+    impl_->connected = false;  // a cancelled read leaves the stream unusable
+  }
+  return out;
+}
+
+std::string WsClient::receive_until(const std::string& needle, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline && impl_->connected) {
+    const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          deadline - std::chrono::steady_clock::now()).count());
+    std::string m = receive(std::max(1, left));
+    if (m.find(needle) != std::string::npos) return m;
+  }
+  return "";
+}
+
+int WsClient::close_code() const { return impl_->close_code; }
+std::string WsClient::close_reason() const { return impl_->close_reason; }
+
+void WsClient::close() {
+  beast::error_code ec;
+  impl_->ws.close(websocket::close_code::normal, ec);
+}
+
+std::string ws_login_message(const ApiKey& key, const std::string& id) {
+  const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::string sig = auth::hmac_sha256_hex(key.secret, auth::signing_payload(ts, "GET", "/v1/ws", ""));
+  return R"({"op":"login","id":")" + id + R"(","args":{"key":")" + key.key_id + R"(","timestamp":")" + ts +
+         R"(","signature":")" + sig + R"("}})";
 }
 
 }  // namespace bourse::testing

@@ -117,3 +117,35 @@ class SignedClient {
 };
 
 }  // namespace bourse::testing
+
+namespace bourse::testing {
+
+// A WebSocket client for /v1/ws (Boost.Beast), with timeouts on reads.
+class WsClient {
+ public:
+  // Connects and upgrades; extra headers go on the upgrade request.
+  // receive_buffer > 0 shrinks the socket's receive buffer (slow-consumer tests).
+  WsClient(uint16_t port, const std::map<std::string, std::string>& headers = {}, const std::string& target = "/v1/ws",
+           int receive_buffer = 0);
+  ~WsClient();
+  bool connected() const;
+  void send(const std::string& text);
+  // The next text message, or "" after timeout_ms / when the connection closed.
+  std::string receive(int timeout_ms = 3000);
+  // Receives until a message contains `needle` (or the time is up).
+  std::string receive_until(const std::string& needle, int timeout_ms = 5000);
+  // Close code and reason once the server closed the connection (0 if not).
+  int close_code() const;
+  std::string close_reason() const;
+  // Stops reading: the server's queue for us fills up (slow consumer tests).
+  void close();
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// The login message for a key: signs "<ts>\nGET\n/v1/ws\n".
+std::string ws_login_message(const ApiKey& key, const std::string& id = "login");
+
+}  // namespace bourse::testing

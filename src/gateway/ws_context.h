@@ -1,0 +1,65 @@
+// What WebSocket sessions need from the rest of the server, and the
+// registry that lets shutdown close them all. No Beast here.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace bourse {
+class EngineService;
+namespace auth { class AuthService; }
+namespace marketdata { class MarketView; }
+}  // namespace bourse
+
+namespace bourse::gateway {
+
+class RestApi;
+class WsHub;
+
+struct WsOptions {
+  std::size_t max_message_bytes = 16 * 1024;  // larger client messages close the connection (1009)
+  std::size_t max_subscriptions = 100;        // channels per connection
+  std::size_t max_queued_messages = 4096;     // send queue bound: past it, 1008 "slow consumer"
+  int idle_timeout_ms = 30'000;               // no frame (pongs count) for this long: closed
+  int max_connections = 10'000;               // further upgrades are refused with 503
+};
+
+// A session as shutdown sees it.
+class WsClosable {
+ public:
+  virtual ~WsClosable() = default;
+  virtual void close_going_away() = 0;  // 1001, any thread
+};
+
+struct WsContext {
+  WsHub* hub = nullptr;
+  RestApi* api = nullptr;
+  auth::AuthService* auth = nullptr;
+  marketdata::MarketView* market = nullptr;
+  EngineService* engine = nullptr;
+  WsOptions options;
+
+  std::atomic<int> connections{0};
+  std::atomic<uint64_t> next_id{1};
+  std::mutex sessions_mutex;
+  std::unordered_map<uint64_t, std::weak_ptr<WsClosable>> sessions;
+
+  // Shutdown: every open session closes with 1001 "going away".
+  void close_all() {
+    std::vector<std::shared_ptr<WsClosable>> open;
+    {
+      std::lock_guard lock(sessions_mutex);
+      for (auto& [id, weak] : sessions) {
+        if (auto s = weak.lock()) open.push_back(std::move(s));
+      }
+    }
+    for (auto& s : open) s->close_going_away();
+  }
+};
+
+}  // namespace bourse::gateway
