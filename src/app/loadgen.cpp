@@ -47,6 +47,7 @@ struct Shared {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
   int64_t interval_ns = 0;  // per connection, 0 = closed loop
+  int64_t login_ms = 0;     // logins sign login_ms - connection index: distinct, within the window
   Results results;
   std::atomic<uint64_t> sequence{0};  // unique timestamps for signatures
 };
@@ -146,7 +147,7 @@ awaitable<void> ws_connection(Shared& s, int index) {
   co_await ws.async_handshake("bench", "/v1/ws", use_awaitable);
   beast::flat_buffer buffer;
   // Login: a distinct timestamp per connection, within the 5 s window.
-  const std::string ts = timestamp_ms(index % 4000);
+  const std::string ts = std::to_string(s.login_ms - index % 4000);
   co_await ws.async_write(net::buffer(R"({"op":"login","id":"login","args":{"key":")" + s.o.key + R"(","timestamp":")" + ts +
                                       R"(","signature":")" +
                                       auth::hmac_sha256_hex(s.o.secret, auth::signing_payload(ts, "GET", "/v1/ws", "")) + R"("}})"),
@@ -233,6 +234,7 @@ int run_loadgen(const LoadgenOptions& o_in) {
   Shared s(o, tcp::endpoint(address, static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1)))));
   s.interval_ns = o.rate > 0 ? static_cast<int64_t>(1e9 * o.connections / o.rate) : 0;
   s.start_ns = monotonic_ns() + 200'000'000;  // connections get ready first
+  s.login_ms = std::stoll(timestamp_ms());
   s.end_ns = s.start_ns + static_cast<int64_t>(o.duration_s * 1e9);
   std::vector<std::unique_ptr<net::io_context>> contexts;
   for (int t = 0; t < o.threads; ++t) contexts.push_back(std::make_unique<net::io_context>(1));
