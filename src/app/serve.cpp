@@ -5,12 +5,15 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "accounts/account_read_model.h"
 #include "auth/auth_service.h"
 #include "auth/crypto.h"
+#include "auth/jwt.h"
+#include "auth/oauth.h"
 #include "bourse/core/log.h"
 #include "demo_market.h"
 #include "gateway/http_server.h"
@@ -107,6 +110,51 @@ void print_demo_keys(store::Store& store, auth::AuthService& auth) {
   }
 }
 
+constexpr const char* kDemoClientId = "bourse-demo";
+constexpr const char* kDemoRedirect = "http://127.0.0.1:8765/callback";
+
+// A public OAuth application for trying the authorization-code flow by hand
+// (docs/authentication.md walks through it with curl).
+void create_demo_client(store::Store& store, Clock& clock) {
+  store::OAuthClientRecord c;
+  c.client_id = kDemoClientId;
+  c.name = "Bourse demo app";
+  c.redirect_uris = std::string(kDemoRedirect) + " http://localhost:8765/callback";
+  c.scopes = auth::kScopeRead | auth::kScopeTrade;
+  c.created_ms = clock.now() / 1'000'000;
+  store.put_oauth_client(c);
+}
+
+bool oauth_config_of(const ServeConfig& config, const std::string& host, uint16_t port, auth::OAuthConfig* out,
+                     std::string* error) {
+  out->issuer = config.oauth_issuer.empty() ? "http://" + host + ":" + std::to_string(port) : config.oauth_issuer;
+  out->audience = config.oauth_audience;
+  out->access_token_ttl_s = config.oauth_access_ttl_s;
+  out->refresh_token_ttl_s = config.oauth_refresh_ttl_s;
+  for (const ExternalIssuerConfig& e : config.oauth_issuers) {
+    auth::ExternalIssuer x;
+    x.issuer = e.issuer;
+    x.audience = e.audience;
+    x.username_claim = e.username_claim;
+    if (!auth::parse_scope_list(e.scopes, &x.scopes)) {
+      *error = "oauth.issuers " + e.issuer + ": scopes must be read, trade, transfer";
+      return false;
+    }
+    std::ifstream in(e.jwks_file, std::ios::binary);
+    const std::string jwks((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      *error = e.jwks_file + ": cannot read";
+      return false;
+    }
+    if (!auth::parse_jwks(jwks, &x.keys, error) || x.keys.empty()) {
+      *error = e.jwks_file + ": " + (x.keys.empty() && error->empty() ? "no usable signing key" : *error);
+      return false;
+    }
+    out->external.push_back(std::move(x));
+  }
+  return true;
+}
+
 }  // namespace
 
 int run_serve(const ServeConfig& config) {
@@ -149,6 +197,16 @@ int run_serve(const ServeConfig& config) {
   SystemClock clock;
   auth::AuthService auth(*store, master_key, clock);
   auth.load();
+  auto signing_key = auth::SigningKey::load_or_create(config.data_dir + "/oauth_signing.key", master_key, &error);
+  if (!signing_key) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  auth::OAuthConfig oauth_config;
+  if (!oauth_config_of(config, host, port, &oauth_config, &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
 
   marketdata::MarketView market;
   market.load(service->engine());
@@ -179,12 +237,23 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
 
+  // External users get an engine account like any sign-up (same id).
+  auth::OAuthService oauth(std::move(oauth_config), *store, auth, *signing_key, clock, [&service](uint32_t user_id) {
+    ConfigureAccount ca{};
+    ca.account = AccountId{user_id};
+    ca.default_stp = StpMode::kCancelNewest;
+    service->execute(Command::configure_account(ca));
+  });
+  oauth.load();
+  auth.set_bearer_verifier(&oauth);
+  if (!store->oauth_client(kDemoClientId)) create_demo_client(*store, clock);
+
   gateway::Metrics metrics;
   gateway::RateLimits limits;
   limits.per_ip = {config.ip_per_second, config.ip_burst};
   limits.per_user = {config.user_per_second, config.user_burst};
   limits.orders_per_account = {config.orders_per_second, config.orders_burst};
-  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get()},
+  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get(), &oauth},
                        limits);
   gateway::WsContext ws;
   ws.hub = &hub;
@@ -225,6 +294,8 @@ int run_serve(const ServeConfig& config) {
     service->stop();
     return 1;
   }
+  // With port 0 the real port is known only now; nothing has been served yet.
+  if (config.oauth_issuer.empty()) oauth.set_issuer("http://" + host + ":" + std::to_string(server.port()));
   server.start();
 
   std::printf("bourse serve: listening on http://%s:%u (data %s, %s durability, %d I/O threads)\n", host.c_str(),
@@ -240,6 +311,7 @@ int run_serve(const ServeConfig& config) {
   }
   std::printf("\n");
   print_demo_keys(*store, auth);
+  std::printf("  demo OAuth client %s (public, PKCE): redirect %s\n", kDemoClientId, kDemoRedirect);
   std::printf("  try: curl http://%s:%u/v1/ticker   (signing: docs/authentication.md; CLI: bourse order --help)\n",
               host.c_str(), server.port());
   std::fflush(stdout);

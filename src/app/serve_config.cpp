@@ -43,13 +43,16 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kSimulator = {"enabled", "orders_per_second"};
   static const std::set<std::string> kWebsocket = {"max_message_bytes", "max_subscriptions", "max_queued_messages",
                                                    "idle_timeout_ms", "max_connections"};
+  static const std::set<std::string> kOauth = {"issuer", "audience", "access_token_ttl_s", "refresh_token_ttl_s",
+                                               "issuers"};
+  static const std::set<std::string> kIssuer = {"issuer", "audience", "jwks_file", "scopes", "username_claim"};
   static const std::set<std::string> kLimits = {"ip_per_second", "ip_burst", "user_per_second", "user_burst",
                                                 "orders_per_second", "orders_burst"};
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
-                                         : k == "websocket" ? &kWebsocket : nullptr;
+                                         : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -103,6 +106,56 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("limits", "orders_per_second", &c->orders_per_second);
   get_int("limits", "orders_burst", &c->orders_burst);
   get_int("simulator", "orders_per_second", &c->simulate_rate);
+  get_string("oauth", "issuer", &c->oauth_issuer);
+  get_string("oauth", "audience", &c->oauth_audience);
+  get_int("oauth", "access_token_ttl_s", &c->oauth_access_ttl_s);
+  get_int("oauth", "refresh_token_ttl_s", &c->oauth_refresh_ttl_s);
+  if (const auto node = root["oauth"]["issuers"]; node) {
+    const toml::array* list = node.as_array();
+    if (!list) {
+      *error = path + ": oauth.issuers must be an array of tables ([[oauth.issuers]])";
+      return false;
+    }
+    for (const toml::node& item : *list) {
+      const toml::table* t = item.as_table();
+      if (!t) {
+        *error = path + ": oauth.issuers must be an array of tables ([[oauth.issuers]])";
+        return false;
+      }
+      ExternalIssuerConfig e;
+      for (const auto& [key, value] : *t) {
+        const std::string name(key.str());
+        if (!kIssuer.count(name)) {
+          *error = path + ": unknown key oauth.issuers." + name;
+          return false;
+        }
+        if (name == "scopes") {
+          const toml::array* scopes = value.as_array();
+          e.scopes.clear();
+          for (std::size_t i = 0; scopes && i < scopes->size(); ++i) {
+            if (auto v = (*scopes)[i].value<std::string>()) e.scopes.push_back(*v); else scopes = nullptr;
+          }
+          if (!scopes) {
+            *error = path + ": oauth.issuers.scopes must be an array of strings";
+            return false;
+          }
+          continue;
+        }
+        auto v = value.value<std::string>();
+        if (!v) {
+          *error = path + ": oauth.issuers." + name + " must be a string";
+          return false;
+        }
+        (name == "issuer" ? e.issuer : name == "audience" ? e.audience : name == "jwks_file" ? e.jwks_file
+                                                                          : e.username_claim) = *v;
+      }
+      if (e.issuer.empty() || e.jwks_file.empty()) {
+        *error = path + ": every [[oauth.issuers]] needs issuer and jwks_file";
+        return false;
+      }
+      c->oauth_issuers.push_back(std::move(e));
+    }
+  }
   return ok;
 }
 
@@ -148,6 +201,11 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   }
   if (c.engine_queue < 2 || (c.engine_queue & (c.engine_queue - 1)) != 0) {
     *error = "engine queue must be a power of two";
+    return false;
+  }
+  if (c.oauth_access_ttl_s < 60 || c.oauth_access_ttl_s > 86'400 || c.oauth_refresh_ttl_s < 60 ||
+      c.oauth_refresh_ttl_s > 365 * 86'400) {
+    *error = "oauth: access_token_ttl_s 60..86400, refresh_token_ttl_s 60..31536000";
     return false;
   }
   for (const auto& [rate, burst] : {std::pair{c.ip_per_second, c.ip_burst}, std::pair{c.user_per_second, c.user_burst},

@@ -6,8 +6,19 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bourse::app {
+
+// A trusted external OIDC issuer ([[oauth.issuers]]): its JWTs are accepted
+// as bearer tokens and its subjects become local users.
+struct ExternalIssuerConfig {
+  std::string issuer;                 // exact "iss"
+  std::string audience = "bourse";    // required "aud"
+  std::string jwks_file;              // its JWK Set, read at start
+  std::vector<std::string> scopes = {"read", "trade"};  // the most its tokens grant (never admin)
+  std::string username_claim = "preferred_username";
+};
 
 struct ServeConfig {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one (printed)
@@ -35,6 +46,12 @@ struct ServeConfig {
   int64_t ip_per_second = 2'000, ip_burst = 4'000;
   int64_t user_per_second = 1'000, user_burst = 2'000;
   int64_t orders_per_second = 500, orders_burst = 1'000;  // order entry per account
+  // OAuth 2.0 ([oauth]; docs/authentication.md).
+  std::string oauth_issuer;           // "iss" and metadata base URL; empty: http://<listen address>
+  std::string oauth_audience = "bourse";
+  int64_t oauth_access_ttl_s = 900;
+  int64_t oauth_refresh_ttl_s = 30 * 86'400;
+  std::vector<ExternalIssuerConfig> oauth_issuers;
 };
 
 // Reads the TOML file into *config. False with *error on a missing file,

@@ -40,32 +40,6 @@ bool ip_allowed(const std::string& allowlist, std::string_view ip) {
   return false;
 }
 
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 AuthOutcome deny(int status, std::string code, std::string detail) {
   AuthOutcome o;
   o.status = status;
@@ -154,8 +128,44 @@ void AuthService::load() {
 
 AuthOutcome AuthService::authenticate(const SignedRequest& r) {
   if (r.key_id) return verify_signature(r);
+  if (r.authorization && r.authorization->starts_with("Bearer ")) {
+    if (!bearer_) return deny(401, "UNAUTHENTICATED", "bearer tokens are not accepted by this server");
+    return bearer_->verify_bearer(std::string_view(*r.authorization).substr(7));
+  }
   if (r.authorization) return verify_basic(r);
-  return deny(401, "UNAUTHENTICATED", "sign the request with an API key (docs/authentication.md)");
+  return deny(401, "UNAUTHENTICATED", "sign the request with an API key or send a bearer token (docs/authentication.md)");
+}
+
+bool AuthService::is_slow(const SignedRequest& r) {
+  if (r.key_id || !r.authorization) return false;
+  if (r.authorization->starts_with("Bearer ")) return bearer_ && bearer_->may_block(std::string_view(*r.authorization).substr(7));
+  return true;  // Basic: argon2id
+}
+
+AuthOutcome AuthService::authenticate_key_secret(std::string_view key_id, std::string_view secret,
+                                                 std::string_view remote_ip) {
+  CachedKey key;
+  {
+    std::shared_lock lock(keys_mutex_);
+    auto it = keys_.find(std::string(key_id));
+    if (it == keys_.end()) return deny(401, "UNAUTHENTICATED", "unknown client or wrong secret");
+    key = it->second;
+  }
+  if (!constant_time_equal(key.secret, secret)) return deny(401, "UNAUTHENTICATED", "unknown client or wrong secret");
+  if (!ip_allowed(key.record.ip_allowlist, remote_ip)) {
+    return deny(403, "IP_NOT_ALLOWED", "this API key may not be used from this address");
+  }
+  AuthOutcome ok;
+  ok.ok = true;
+  ok.status = 200;
+  ok.principal = Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id,
+                           CredentialKind::kApiKey};
+  return ok;
+}
+
+bool AuthService::key_live(const std::string& key_id) const {
+  std::shared_lock lock(keys_mutex_);
+  return keys_.contains(key_id);
 }
 
 AuthOutcome AuthService::verify_signature(const SignedRequest& r) {
@@ -192,7 +202,8 @@ AuthOutcome AuthService::verify_signature(const SignedRequest& r) {
   AuthOutcome ok;
   ok.ok = true;
   ok.status = 200;
-  ok.principal = Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id};
+  ok.principal = Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id,
+                           CredentialKind::kApiKey};
   return ok;
 }
 
@@ -208,7 +219,7 @@ AuthOutcome AuthService::verify_basic(const SignedRequest& r) {
   ok.ok = true;
   ok.status = 200;
   // A password session may manage keys and read; it does not trade (use a key or a token).
-  ok.principal = Principal{user->id, user->username, user->role, kScopeRead, ""};
+  ok.principal = Principal{user->id, user->username, user->role, kScopeRead, "", CredentialKind::kPassword};
   return ok;
 }
 

@@ -30,12 +30,17 @@ std::string scopes_text(uint32_t scopes);  // "read,trade"
 // Parses a list of scope names; false on an unknown name.
 bool parse_scope_list(const std::vector<std::string>& names, uint32_t* scopes);
 
+// How the caller proved who it is. A password session may mint keys with any
+// non-admin scope; keys and tokens can never grant beyond their own scopes.
+enum class CredentialKind { kPassword, kApiKey, kToken };
+
 struct Principal {
   uint32_t user_id = 0;  // = engine account id
   std::string username;
   std::string role;      // "trader" | "admin"
   uint32_t scopes = 0;
-  std::string key_id;    // empty for password authentication
+  std::string key_id;    // the API key (also for tokens minted from one), else empty
+  CredentialKind kind = CredentialKind::kPassword;
 };
 
 struct AuthOutcome {
@@ -63,6 +68,16 @@ struct SignedRequest {
 std::string signing_payload(std::string_view timestamp, std::string_view method, std::string_view target,
                             std::string_view body);
 
+// Verifies "Authorization: Bearer <token>" (the OAuth service implements it).
+class BearerVerifier {
+ public:
+  virtual ~BearerVerifier() = default;
+  virtual AuthOutcome verify_bearer(std::string_view token) = 0;
+  // True when verifying may block (first sight of an external identity
+  // creates a local user): callers then verify off the I/O threads.
+  virtual bool may_block(std::string_view token) = 0;
+};
+
 struct NewApiKey {
   std::string key_id;
   std::string secret;  // shown to the user once
@@ -78,8 +93,18 @@ class AuthService {
 
   // Loads every live key into the cache (start-up).
   void load();
-  // Signed request (BOURSE-API-KEY present) or HTTP Basic password.
+  // Signed request (BOURSE-API-KEY present), Bearer token or HTTP Basic password.
   AuthOutcome authenticate(const SignedRequest& request);
+  // True when authenticate() may take milliseconds (argon2, a store write):
+  // the caller should run it on a worker thread.
+  bool is_slow(const SignedRequest& request);
+  void set_bearer_verifier(BearerVerifier* verifier) { bearer_ = verifier; }
+
+  // OAuth client_credentials: an API key id and its secret as client_id and
+  // client_secret (constant-time compare, IP allowlist applies).
+  AuthOutcome authenticate_key_secret(std::string_view key_id, std::string_view secret, std::string_view remote_ip);
+  // The key exists and is not revoked (tokens minted from a key die with it).
+  bool key_live(const std::string& key_id) const;
 
   std::optional<NewApiKey> create_key(uint32_t user_id, uint32_t scopes, std::string label, std::string ip_allowlist);
   // The secret of a live key (demo banner only).
@@ -102,6 +127,7 @@ class AuthService {
   bool remember_signature(const std::string& signature, int64_t expires_ms);
 
   store::Store& store_;
+  BearerVerifier* bearer_ = nullptr;
   std::string master_key_;
   Clock& clock_;
   std::string dummy_hash_;

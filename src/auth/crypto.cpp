@@ -47,6 +47,12 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(digest, sizeof(digest));
 }
 
+std::string sha256_bytes(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes(data), data.size(), digest);
+  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -58,8 +64,9 @@ std::string random_hex(std::size_t n) {
   return to_hex(bytes(buf), n);
 }
 
-std::string base64url(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+namespace {
+
+std::string encode64(std::string_view data, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
   uint32_t buffer = 0;
@@ -69,11 +76,66 @@ std::string base64url(std::string_view data) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
+      out.push_back(alphabet[(buffer >> bits) & 0x3f]);
     }
   }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
+  if (bits > 0) out.push_back(alphabet[(buffer << (6 - bits)) & 0x3f]);
+  while (pad && out.size() % 4 != 0) out.push_back('=');
   return out;
+}
+
+}  // namespace
+
+std::string base64url(std::string_view data) {
+  return encode64(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false);
+}
+
+std::string base64(std::string_view data) {
+  return encode64(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true);
+}
+
+namespace {
+
+// Shared decoder: `alphabet_value` maps a character to 0..63 or -1.
+template <typename Value>
+std::optional<std::string> decode64(std::string_view text, Value alphabet_value, bool allow_padding) {
+  if (allow_padding) {
+    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  }
+  if (text.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = alphabet_value(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
+  return out;
+}
+
+int alpha_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode64(text, [](char c) { return c == '-' ? 62 : c == '_' ? 63 : alpha_value(c); }, false);
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  return decode64(text, [](char c) { return c == '+' ? 62 : c == '/' ? 63 : alpha_value(c); }, true);
 }
 
 std::string seal(std::string_view key, std::string_view plaintext) {

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "bourse/core/url_encoding.h"
+
 namespace bourse::gateway {
 
 enum class QueryParam { kAbsent, kFound, kMalformed };
@@ -47,7 +49,6 @@ struct HttpResponse {
 // Called exactly once per request, from any thread.
 using Responder = std::function<void(HttpResponse&&)>;
 
-// Percent-decoding of a query component ('+' is a space). False on a bad escape.
-bool percent_decode(std::string_view in, std::string* out);
+using bourse::percent_decode;
 
 }  // namespace bourse::gateway

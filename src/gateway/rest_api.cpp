@@ -142,6 +142,7 @@ RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& c
       order_limiter_(limits.orders_per_account) {
   add_public_routes();
   add_private_routes();
+  add_oauth_routes();
 }
 
 void RestApi::route(std::string method, std::string pattern, Handler handler, int64_t weight) {

@@ -14,6 +14,7 @@
 
 #include "accounts/account_read_model.h"
 #include "auth/auth_service.h"
+#include "auth/oauth.h"
 #include "auth/rate_limiter.h"
 #include "bourse/core/clock.h"
 #include "bourse/sequencer/engine_service.h"
@@ -56,6 +57,7 @@ struct PrivateServices {
   accounts::AccountReadModel* accounts = nullptr;
   auth::AuthService* auth = nullptr;
   store::Store* store = nullptr;
+  auth::OAuthService* oauth = nullptr;  // null: no OAuth endpoints, no bearer tokens
 };
 
 // Token buckets (docs/api.md, "Rate limits"). per_second 0 disables one.
@@ -95,6 +97,7 @@ class RestApi {
                      bool order_entry = false);
   void add_public_routes();
   void add_private_routes();
+  void add_oauth_routes();
   void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry, const Handler& handler);
   void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
                              const Handler& handler, const auth::AuthOutcome& outcome);
@@ -131,6 +134,16 @@ class RestApi {
   void post_instrument(const std::shared_ptr<Call>& call);
   // Replies to an admin command with the engine's verdict.
   void reply_admin(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, int status);
+
+  // OAuth (rest_oauth.cpp).
+  // A form body into *form, or an RFC 6749 error sent (415, 400).
+  bool read_form(const std::shared_ptr<Call>& call, auth::OAuthParams* form);
+  void post_oauth_token(const std::shared_ptr<Call>& call);
+  void post_oauth_revoke(const std::shared_ptr<Call>& call);
+  void get_oauth_authorize(const std::shared_ptr<Call>& call);
+  void post_oauth_authorize(const std::shared_ptr<Call>& call);
+  void post_oauth_client(const std::shared_ptr<Call>& call);
+  void get_oauth_clients(const std::shared_ptr<Call>& call);
 
   void get_time(const std::shared_ptr<Call>& call);
   void get_instruments(const std::shared_ptr<Call>& call);

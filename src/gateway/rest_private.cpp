@@ -141,8 +141,9 @@ void RestApi::authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bo
   s.window = r.header("bourse-window");
   s.authorization = r.header("authorization");
   s.remote_ip = r.remote_ip;
-  if (!s.key_id && s.authorization) {
-    // A password check costs ~30 ms of argon2id: never on an I/O thread.
+  if (services_.auth->is_slow(s)) {
+    // A password check costs ~30 ms of argon2id (and a first external
+    // token creates a user): never on an I/O thread.
     offload(call, [this, call, scope, order_entry, handler, s] {
       finish_authentication(call, scope, order_entry, handler, services_.auth->authenticate(s));
     });
@@ -307,8 +308,9 @@ void RestApi::post_api_keys(const std::shared_ptr<Call>& call) {
   // A key can grant at most what its creator holds: password sessions hold
   // every non-admin scope (admin for administrators), keys their own.
   const auth::Principal& p = call->principal;
-  const uint32_t grantable = p.key_id.empty() ? (p.role == "admin" ? auth::kAllScopes : auth::kAllScopes & ~auth::kScopeAdmin)
-                                              : p.scopes;
+  const uint32_t grantable = p.kind == auth::CredentialKind::kPassword
+                                 ? (p.role == "admin" ? auth::kAllScopes : auth::kAllScopes & ~auth::kScopeAdmin)
+                                 : p.scopes;
   if ((scopes & ~grantable) != 0) {
     return call->fail(403, "FORBIDDEN", "cannot grant scopes beyond your own: " + auth::scopes_text(scopes & ~grantable));
   }

@@ -108,12 +108,26 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
  private:
   void on_accept(beast::error_code ec) {
     if (ec) return;
-    // Credentials on the upgrade request itself (clients that can set headers).
-    if (upgrade_.find("bourse-api-key") != upgrade_.end()) {
+    // Credentials on the upgrade request itself (clients that can set headers):
+    // a signed request or a bearer token.
+    const bool signed_upgrade = upgrade_.find("bourse-api-key") != upgrade_.end();
+    const bool bearer_upgrade = upgrade_.find(http::field::authorization) != upgrade_.end() &&
+                                upgrade_[http::field::authorization].starts_with("Bearer ");
+    if (signed_upgrade || bearer_upgrade) {
       const std::string key(upgrade_["bourse-api-key"]), ts(upgrade_["bourse-timestamp"]),
-          sig(upgrade_["bourse-signature"]);
+          sig(upgrade_["bourse-signature"]), authorization(upgrade_[http::field::authorization]);
       const std::string target(upgrade_.target());
-      login(key, ts, sig, nullptr, "", target);
+      auth::SignedRequest r;
+      r.method = "GET";
+      r.target = target;
+      if (signed_upgrade) {
+        r.key_id = &key;
+        r.timestamp = &ts;
+        r.signature = &sig;
+      } else {
+        r.authorization = &authorization;
+      }
+      login(r, "");
       if (!principal_) {
         return close(websocket::close_code::policy_error, "UNAUTHENTICATED: bad credentials on the upgrade request");
       }
@@ -164,17 +178,10 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
                                                    "cancel_all, cancel_on_disconnect"));
   }
 
-  // Verifies a signed login (payload: "<timestamp>\nGET\n<target>\n").
-  void login(const std::string& key, const std::string& ts, const std::string& sig, const std::string* window,
-             const std::string& id, const std::string& target) {
-    auth::SignedRequest r;
-    r.method = "GET";
-    r.target = target;
-    r.body = "";
-    r.key_id = &key;
-    r.timestamp = &ts;
-    r.signature = &sig;
-    r.window = window;
+  // Verifies a signed login (payload: "<timestamp>\nGET\n<target>\n") or a
+  // bearer token. A first external token creates its local user here (one
+  // store write on this I/O thread, once per identity).
+  void login(auth::SignedRequest& r, const std::string& id) {
     r.remote_ip = remote_ip_;
     const auth::AuthOutcome outcome = context_.auth->authenticate(r);
     if (!outcome.ok) return send(error_message(id, "login", outcome.status, outcome.code, outcome.detail));
@@ -189,15 +196,31 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
 
   void on_login(simdjson::dom::object msg, const std::string& id) {
     simdjson::dom::object args;
-    std::string_view key, ts, sig, window;
-    if (msg["args"].get_object().get(args) != simdjson::SUCCESS || args["key"].get_string().get(key) ||
-        args["timestamp"].get_string().get(ts) || args["signature"].get_string().get(sig)) {
-      return send(error_message(id, "login", 400, "MISSING_FIELD", "args: key, timestamp, signature (strings)"));
+    std::string_view key, ts, sig, window, token;
+    if (msg["args"].get_object().get(args) != simdjson::SUCCESS) {
+      return send(error_message(id, "login", 400, "MISSING_FIELD", "args: {token} or {key, timestamp, signature}"));
+    }
+    const bool with_token = args["token"].get_string().get(token) == simdjson::SUCCESS;
+    if (!with_token && (args["key"].get_string().get(key) || args["timestamp"].get_string().get(ts) ||
+                        args["signature"].get_string().get(sig))) {
+      return send(error_message(id, "login", 400, "MISSING_FIELD", "args: {token} or {key, timestamp, signature} (strings)"));
     }
     if (principal_) return send(error_message(id, "login", 409, "ALREADY_LOGGED_IN", "this connection is logged in"));
     const bool has_window = args["window"].get_string().get(window) == simdjson::SUCCESS;
-    const std::string window_text(window);
-    login(std::string(key), std::string(ts), std::string(sig), has_window ? &window_text : nullptr, id, "/v1/ws");
+    const std::string key_text(key), ts_text(ts), sig_text(sig), window_text(window);
+    const std::string bearer = "Bearer " + std::string(token);
+    auth::SignedRequest r;
+    r.method = "GET";
+    r.target = "/v1/ws";
+    if (with_token) {
+      r.authorization = &bearer;
+    } else {
+      r.key_id = &key_text;
+      r.timestamp = &ts_text;
+      r.signature = &sig_text;
+      r.window = has_window ? &window_text : nullptr;
+    }
+    login(r, id);
   }
 
   // "trades.BTC-USD", "book.BTC-USD", "ticker.BTC-USD", or private "orders", "fills", "balances".

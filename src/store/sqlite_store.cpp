@@ -29,6 +29,35 @@ CREATE TABLE IF NOT EXISTS api_keys (
   revoked       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS api_keys_user ON api_keys(user_id);
+CREATE TABLE IF NOT EXISTS oauth_clients (
+  client_id     TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  secret_hash   TEXT NOT NULL,
+  redirect_uris TEXT NOT NULL,
+  scopes        INTEGER NOT NULL,
+  created_ms    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  family     TEXT NOT NULL,
+  client_id  TEXT NOT NULL,
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  scopes     INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  used       INTEGER NOT NULL DEFAULT 0,
+  revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS oauth_refresh_family ON oauth_refresh_tokens(family);
+CREATE TABLE IF NOT EXISTS oauth_revoked_jti (
+  jti        TEXT PRIMARY KEY,
+  expires_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS external_identities (
+  issuer  TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  PRIMARY KEY (issuer, subject)
+);
 )sql";
 
 class Statement {
@@ -148,7 +177,133 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) == 1 ? StoreError::kOk : StoreError::kNotFound;
   }
 
+  StoreError put_oauth_client(const OAuthClientRecord& c) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT INTO oauth_clients (client_id, name, secret_hash, redirect_uris, scopes, created_ms) "
+                     "VALUES (?, ?, ?, ?, ?, ?)");
+    s.bind(1, c.client_id);
+    s.bind(2, c.name);
+    s.bind(3, c.secret_hash);
+    s.bind(4, c.redirect_uris);
+    s.bind(5, static_cast<int64_t>(c.scopes));
+    s.bind(6, c.created_ms);
+    const int rc = s.step();
+    if (rc == SQLITE_CONSTRAINT) return StoreError::kExists;
+    return rc == SQLITE_DONE ? StoreError::kOk : StoreError::kIo;
+  }
+
+  std::optional<OAuthClientRecord> oauth_client(std::string_view client_id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT client_id, name, secret_hash, redirect_uris, scopes, created_ms FROM oauth_clients "
+                     "WHERE client_id = ?");
+    s.bind(1, client_id);
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return read_client(s);
+  }
+
+  std::vector<OAuthClientRecord> oauth_clients() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT client_id, name, secret_hash, redirect_uris, scopes, created_ms FROM oauth_clients "
+                     "ORDER BY created_ms, client_id");
+    std::vector<OAuthClientRecord> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_client(s));
+    return out;
+  }
+
+  StoreError put_refresh_token(const RefreshTokenRecord& t) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT INTO oauth_refresh_tokens (token_hash, family, client_id, user_id, scopes, expires_ms, used, "
+                     "revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, t.token_hash);
+    s.bind(2, t.family);
+    s.bind(3, t.client_id);
+    s.bind(4, static_cast<int64_t>(t.user_id));
+    s.bind(5, static_cast<int64_t>(t.scopes));
+    s.bind(6, t.expires_ms);
+    s.bind(7, static_cast<int64_t>(t.used ? 1 : 0));
+    s.bind(8, static_cast<int64_t>(t.revoked ? 1 : 0));
+    const int rc = s.step();
+    if (rc == SQLITE_CONSTRAINT) return StoreError::kExists;
+    return rc == SQLITE_DONE ? StoreError::kOk : StoreError::kIo;
+  }
+
+  std::optional<RefreshTokenRecord> refresh_token(std::string_view token_hash) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT token_hash, family, client_id, user_id, scopes, expires_ms, used, revoked "
+                     "FROM oauth_refresh_tokens WHERE token_hash = ?");
+    s.bind(1, token_hash);
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    RefreshTokenRecord t;
+    t.token_hash = s.text(0);
+    t.family = s.text(1);
+    t.client_id = s.text(2);
+    t.user_id = static_cast<uint32_t>(s.integer(3));
+    t.scopes = static_cast<uint32_t>(s.integer(4));
+    t.expires_ms = s.integer(5);
+    t.used = s.integer(6) != 0;
+    t.revoked = s.integer(7) != 0;
+    return t;
+  }
+
+  StoreError mark_refresh_token_used(std::string_view token_hash) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "UPDATE oauth_refresh_tokens SET used = 1 WHERE token_hash = ? AND used = 0 AND revoked = 0");
+    s.bind(1, token_hash);
+    if (s.step() != SQLITE_DONE) return StoreError::kIo;
+    return sqlite3_changes(db_) == 1 ? StoreError::kOk : StoreError::kNotFound;
+  }
+
+  void revoke_refresh_family(std::string_view family) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "UPDATE oauth_refresh_tokens SET revoked = 1 WHERE family = ?");
+    s.bind(1, family);
+    s.step();
+  }
+
+  void put_revoked_jti(std::string_view jti, int64_t expires_ms) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT OR IGNORE INTO oauth_revoked_jti (jti, expires_ms) VALUES (?, ?)");
+    s.bind(1, jti);
+    s.bind(2, expires_ms);
+    s.step();
+  }
+
+  std::vector<std::pair<std::string, int64_t>> revoked_jtis(int64_t now_ms) override {
+    std::lock_guard lock(mutex_);
+    Statement purge(db_, "DELETE FROM oauth_revoked_jti WHERE expires_ms < ?");
+    purge.bind(1, now_ms);
+    purge.step();
+    Statement s(db_, "SELECT jti, expires_ms FROM oauth_revoked_jti");
+    std::vector<std::pair<std::string, int64_t>> out;
+    while (s.step() == SQLITE_ROW) out.emplace_back(s.text(0), s.integer(1));
+    return out;
+  }
+
+  std::optional<uint32_t> external_identity(std::string_view issuer, std::string_view subject) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT user_id FROM external_identities WHERE issuer = ? AND subject = ?");
+    s.bind(1, issuer);
+    s.bind(2, subject);
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return static_cast<uint32_t>(s.integer(0));
+  }
+
+  StoreError put_external_identity(std::string_view issuer, std::string_view subject, uint32_t user_id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT INTO external_identities (issuer, subject, user_id) VALUES (?, ?, ?)");
+    s.bind(1, issuer);
+    s.bind(2, subject);
+    s.bind(3, static_cast<int64_t>(user_id));
+    const int rc = s.step();
+    if (rc == SQLITE_CONSTRAINT) return StoreError::kExists;
+    return rc == SQLITE_DONE ? StoreError::kOk : StoreError::kIo;
+  }
+
  private:
+  static OAuthClientRecord read_client(const Statement& s) {
+    return OAuthClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<uint32_t>(s.integer(4)), s.integer(5)};
+  }
+
   std::mutex mutex_;
   sqlite3* db_;
 };

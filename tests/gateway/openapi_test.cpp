@@ -28,10 +28,12 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   ASSERT_TRUE(store) << error;
   SystemClock clock;
   auth::AuthService auth(*store, std::string(32, 'k'), clock);
+  auto signing_key = auth::SigningKey::from_seed(std::string(32, 's'));
+  auth::OAuthService oauth(auth::OAuthConfig{}, *store, auth, *signing_key, clock);
   marketdata::MarketView market;
   accounts::AccountReadModel accounts;
   Metrics metrics;
-  RestApi api(*service, market, clock, metrics, PrivateServices{&accounts, &auth, store.get()});
+  RestApi api(*service, market, clock, metrics, PrivateServices{&accounts, &auth, store.get(), &oauth});
 
   std::set<std::string> routed;
   for (const Route& r : api.router().routes()) routed.insert(r.method + " " + r.pattern);

@@ -9,27 +9,11 @@
 
 #include "auth/auth_service.h"
 #include "auth/crypto.h"
+#include "integration/json_view.h"
 #include "integration/server_process.h"
 
 namespace bourse::testing {
 namespace {
-
-struct Msg {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  bool ok = false;
-  explicit Msg(const std::string& text) { ok = !text.empty() && !parser.parse(text).get(root); }
-  std::string s(const char* pointer) {
-    std::string_view v;
-    if (!ok || root.at_pointer(pointer).get_string().get(v)) return "<none>";
-    return std::string(v);
-  }
-  int64_t i(const char* pointer) {
-    int64_t v = -1;
-    if (!ok || root.at_pointer(pointer).get_int64().get(v)) return -1;
-    return v;
-  }
-};
 
 class ServeWs : public ::testing::Test {
  protected:
@@ -61,17 +45,17 @@ TEST_F(ServeWs, BookSnapshotThenDiffsAndTrades) {
   WsClient c(server_->port());
   ASSERT_TRUE(c.connected());
   c.send(R"({"op":"subscribe","id":"s1","channels":["book.BTC-USD","trades.BTC-USD","ticker.BTC-USD"]})");
-  Msg ack(c.receive());
+  Json ack(c.receive());
   EXPECT_EQ(ack.s("/id"), "s1");
   EXPECT_EQ(ack.s("/op"), "subscribe");
-  Msg snap(c.receive_until("\"snapshot\""));
+  Json snap(c.receive_until("\"snapshot\""));
   ASSERT_TRUE(snap.ok);
   const int64_t snap_seq = snap.i("/sequence");
   EXPECT_GE(snap_seq, 0);
 
   SignedClient alice(server_->port(), keys_["alice"]), bob(server_->port(), keys_["bob"]);
   ASSERT_EQ(alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"SELL","price":"65000.00","qty":"0.010"})").status, 201);
-  Msg diff(c.receive_until("\"update\""));
+  Json diff(c.receive_until("\"update\""));
   ASSERT_TRUE(diff.ok);
   EXPECT_GT(diff.i("/sequence"), snap_seq);
   EXPECT_EQ(diff.s("/asks/0/0"), "65000.00");
@@ -81,7 +65,7 @@ TEST_F(ServeWs, BookSnapshotThenDiffsAndTrades) {
   // The trade, the level shrinking, and a ticker, in some order.
   bool got_trade = false, got_level = false, got_ticker = false;
   for (int i = 0; i < 20 && !(got_trade && got_level && got_ticker); ++i) {
-    Msg m(c.receive());
+    Json m(c.receive());
     if (!m.ok) break;
     const std::string channel = m.s("/channel");
     if (channel == "trades.BTC-USD") {
@@ -108,7 +92,7 @@ TEST_F(ServeWs, PrivateStreamsShowPartialFillsOnBothAccounts) {
   bob->receive_until("\"op\":\"subscribe\"");
 
   alice->send(R"({"op":"place","id":"p1","args":{"symbol":"RELIANCE-INR","side":"SELL","price":"2900.00","qty":"10"}})");
-  Msg placed(alice->receive_until("\"id\":\"p1\""));
+  Json placed(alice->receive_until("\"id\":\"p1\""));
   EXPECT_EQ(placed.i("/status"), 201);
   EXPECT_EQ(placed.s("/result/status"), "NEW");
   const int64_t ask_id = placed.i("/result/id");
@@ -117,7 +101,7 @@ TEST_F(ServeWs, PrivateStreamsShowPartialFillsOnBothAccounts) {
   // Stream messages of a batch precede the replies of the same batch.
   bool reply = false, bob_fill = false;
   for (int i = 0; i < 12 && !(reply && bob_fill); ++i) {
-    Msg m(bob->receive());
+    Json m(bob->receive());
     if (!m.ok) break;
     if (m.s("/id") == "p2") {
       reply = true;
@@ -135,7 +119,7 @@ TEST_F(ServeWs, PrivateStreamsShowPartialFillsOnBothAccounts) {
   // Alice sees her order partially filled and her maker fill.
   bool partial = false, fill = false;
   for (int i = 0; i < 12 && !(partial && fill); ++i) {
-    Msg m(alice->receive());
+    Json m(alice->receive());
     if (!m.ok) break;
     if (m.s("/channel") == "orders" && m.i("/data/id") == ask_id && m.s("/data/status") == "PARTIALLY_FILLED") {
       partial = true;
@@ -152,15 +136,15 @@ TEST_F(ServeWs, PrivateStreamsShowPartialFillsOnBothAccounts) {
 
   // Amend and cancel over WebSocket; replies carry the request id.
   alice->send(R"({"op":"amend","id":"m1","args":{"order_id":)" + std::to_string(ask_id) + R"(,"qty":"8"}})");
-  Msg amended(alice->receive_until("\"id\":\"m1\""));
+  Json amended(alice->receive_until("\"id\":\"m1\""));
   EXPECT_EQ(amended.i("/status"), 200);
   EXPECT_EQ(amended.s("/result/qty"), "8");
   alice->send(R"({"op":"cancel","id":"c1","args":{"order_id":)" + std::to_string(ask_id) + R"(}})");
-  Msg cancelled(alice->receive_until("\"id\":\"c1\""));
+  Json cancelled(alice->receive_until("\"id\":\"c1\""));
   EXPECT_EQ(cancelled.s("/result/status"), "CANCELLED");
   // Errors come back as problems with the request id.
   alice->send(R"({"op":"place","id":"bad","args":{"symbol":"RELIANCE-INR","side":"SELL","price":"2900.01","qty":"1"}})");
-  Msg bad(alice->receive_until("\"id\":\"bad\""));
+  Json bad(alice->receive_until("\"id\":\"bad\""));
   EXPECT_EQ(bad.i("/status"), 422);
   EXPECT_EQ(bad.s("/error/code"), "INVALID_TICK");
 }
@@ -169,22 +153,22 @@ TEST_F(ServeWs, ProtocolErrorsKeepTheConnection) {
   start("[websocket]\nmax_subscriptions = 3\nmax_message_bytes = 1024\n");
   WsClient c(server_->port());
   c.send("not json");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "MALFORMED_JSON");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "MALFORMED_JSON");
   c.send(R"({"op":"fly","id":"x"})");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "UNKNOWN_OP");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "UNKNOWN_OP");
   c.send(R"({"op":"subscribe","id":"x","channels":["orders"]})");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "UNAUTHENTICATED");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "UNAUTHENTICATED");
   c.send(R"({"op":"subscribe","id":"x","channels":["book.NOPE"]})");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "UNKNOWN_CHANNEL");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "UNKNOWN_CHANNEL");
   c.send(R"({"op":"subscribe","id":"x","channels":["book.BTC-USD","book.ETH-USD","trades.BTC-USD","trades.ETH-USD"]})");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "TOO_MANY_SUBSCRIPTIONS");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "TOO_MANY_SUBSCRIPTIONS");
   c.send(R"({"op":"place","id":"x","args":{}})");
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "UNAUTHENTICATED");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "UNAUTHENTICATED");
   ApiKey forged{keys_["alice"].key_id, std::string(64, 'f')};
   c.send(ws_login_message(forged));
-  EXPECT_EQ(Msg(c.receive()).s("/error/code"), "INVALID_SIGNATURE");
+  EXPECT_EQ(Json(c.receive()).s("/error/code"), "INVALID_SIGNATURE");
   c.send(R"({"op":"ping","id":"still-here"})");
-  EXPECT_EQ(Msg(c.receive()).s("/op"), "pong");
+  EXPECT_EQ(Json(c.receive()).s("/op"), "pong");
   // A message over the limit closes the connection with 1009.
   c.send(std::string(2000, ' ') + "{}");
   EXPECT_EQ(c.receive(), "");
@@ -217,7 +201,7 @@ TEST_F(ServeWs, CancelOnDisconnect) {
     c->send(R"({"op":"cancel_on_disconnect","id":"cod","enabled":true})");
     EXPECT_NE(c->receive_until("\"id\":\"cod\"").find("\"enabled\":true"), std::string::npos);
     c->send(R"({"op":"place","id":"p","args":{"symbol":"TCS-INR","side":"BUY","price":"4000.00","qty":"1"}})");
-    id = std::to_string(Msg(c->receive_until("\"id\":\"p\"")).i("/result/id"));
+    id = std::to_string(Json(c->receive_until("\"id\":\"p\"")).i("/result/id"));
   }  // the connection drops
   std::string status;
   for (int i = 0; i < 100 && status != "CANCELLED"; ++i) {
@@ -230,7 +214,7 @@ TEST_F(ServeWs, CancelOnDisconnect) {
   {
     auto c = logged_in("alice");
     c->send(R"({"op":"place","id":"q","args":{"symbol":"TCS-INR","side":"BUY","price":"4000.00","qty":"1"}})");
-    id = std::to_string(Msg(c->receive_until("\"id\":\"q\"")).i("/result/id"));
+    id = std::to_string(Json(c->receive_until("\"id\":\"q\"")).i("/result/id"));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   simdjson::dom::parser p;
