@@ -43,14 +43,22 @@ TempDir::~TempDir() {
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& environment, int* out_fd) {
-  int fds[2];
-  if (::pipe(fds) != 0) return -1;
+// Output goes to a pipe (*out_fd), or with log_path to that file, which
+// never fills up however much the child writes while nobody reads.
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& environment, int* out_fd,
+            const std::string* log_path = nullptr) {
+  int fds[2] = {-1, -1};
+  if (log_path) {
+    fds[1] = ::open(log_path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (fds[1] < 0) return -1;
+  } else if (::pipe(fds) != 0) {
+    return -1;
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
-    ::close(fds[0]);
+    if (fds[0] >= 0) ::close(fds[0]);
     ::close(fds[1]);
     for (const auto& [k, v] : environment) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
@@ -65,6 +73,11 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   ::close(fds[1]);
   *out_fd = fds[0];
   return pid;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Reads whatever is available within timeout_ms. False on EOF.
@@ -98,46 +111,47 @@ ServerProcess::ServerProcess(ServerOptions options) {
     args.push_back(config_path_);
   }
   for (const auto& a : options.extra_args) args.push_back(a);
-  pid_ = spawn(args, options.environment, &out_fd_);
+  log_path_ = options.data_dir + ".log";
+  int unused = -1;
+  pid_ = spawn(args, options.environment, &unused, &log_path_);
   const std::string marker = "listening on http://127.0.0.1:";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!read_some(out_fd_, &output_, 100)) break;
+  while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    output_ = read_file(log_path_);
     const std::size_t at = output_.find(marker);
     if (at != std::string::npos && output_.find(' ', at + marker.size()) != std::string::npos) {
       port_ = static_cast<uint16_t>(std::stoi(output_.substr(at + marker.size())));
       // Let the rest of the banner arrive (demo credentials).
-      for (int i = 0; i < 5; ++i) read_some(out_fd_, &output_, 20);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      output_ = read_file(log_path_);
       return;
     }
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited before listening
+      pid_ = -1;
+      output_ = read_file(log_path_);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
 ServerProcess::~ServerProcess() {
   kill_hard();
-  if (out_fd_ >= 0) ::close(out_fd_);
   if (!config_path_.empty()) ::unlink(config_path_.c_str());
+  ::unlink(log_path_.c_str());
 }
 
 std::string ServerProcess::drain_output() {
-  while (out_fd_ >= 0) {
-    const std::size_t before = output_.size();
-    if (!read_some(out_fd_, &output_, 50) || output_.size() == before) break;
-  }
+  output_ = read_file(log_path_);
   return output_;
 }
 
 int ServerProcess::stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  // Keep the pipe drained so the server never blocks on a full stdout.
-  std::thread reader([this] {
-    while (read_some(out_fd_, &output_, 100)) {
-    }
-  });
   const int status = wait_status(pid_);
-  reader.join();
   pid_ = -1;
+  output_ = read_file(log_path_);
   return status;
 }
 

@@ -47,8 +47,8 @@ class ServerProcess {
 
  private:
   pid_t pid_ = -1;
-  int out_fd_ = -1;
   uint16_t port_ = 0;
+  std::string log_path_;  // the server's stdout and stderr
   std::string output_;
   std::string config_path_;
 };
