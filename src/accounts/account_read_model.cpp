@@ -58,6 +58,19 @@ void AccountReadModel::load(const Engine& engine) {
   });
 }
 
+void AccountReadModel::restore_details(const std::vector<OrderDetails>& details) {
+  std::unique_lock lock(mutex_);
+  for (const OrderDetails& d : details) {
+    auto a = accounts_.find(d.account.value);
+    if (a == accounts_.end()) continue;
+    auto it = a->second.live.find(d.id.value);
+    if (it == a->second.live.end()) continue;
+    it->second.created = d.created;
+    it->second.notional_filled = d.notional_filled;
+    it->second.fees = d.fees;
+  }
+}
+
 void AccountReadModel::on_durable_batch(std::span<const Event> events) {
   std::unique_lock lock(mutex_);
   for (const Event& e : events) apply(e);

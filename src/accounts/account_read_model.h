@@ -86,6 +86,16 @@ struct AccountSummary {
   uint32_t open_orders = 0;
 };
 
+// Order fields that are not engine state (a restart loses them from the
+// engine's view); the history store keeps them.
+struct OrderDetails {
+  OrderId id{0};
+  AccountId account{0};
+  Timestamp created = 0;
+  Amount notional_filled{0};
+  Amount fees{0};
+};
+
 struct OrderFilter {
   std::optional<InstrumentId> instrument;
   std::optional<bool> open;          // true: live orders only; false: closed only
@@ -101,6 +111,8 @@ class AccountReadModel final : public EventListener {
   static constexpr std::size_t kFillsPerAccount = 1000;
 
   void load(const Engine& engine);  // before the service starts
+  // After load(): fills in what the engine does not keep for live orders.
+  void restore_details(const std::vector<OrderDetails>& details);
   void on_durable_batch(std::span<const Event> events) override;
 
   AccountSummary summary(AccountId account) const;

@@ -13,10 +13,48 @@
 #include "client.h"
 #include "loadgen.h"
 #include "gateway/json_writer.h"
+#include "projector/history_projector.h"
 #include "serve.h"
-
+#include "store/store.h"
 
 namespace {
+
+// Clears the store's order, fill and ledger history and projects the whole
+// journal again. Opening the exchange takes the journal's lock, so this
+// refuses to run beside a server on the same data directory.
+int run_rebuild_store(const std::string& data_dir) {
+  using namespace bourse;
+  EngineConfig config;
+  if (!read_engine_config(data_dir, &config)) {
+    std::fprintf(stderr, "bourse rebuild-store: %s is missing or malformed\n", Exchange::config_path(data_dir).c_str());
+    return 1;
+  }
+  ExchangeOptions eo;
+  eo.data_dir = data_dir;
+  eo.engine = config;
+  eo.snapshot_every = 0;
+  std::string error;
+  auto exchange = Exchange::open(eo, &error);
+  if (!exchange) {
+    std::fprintf(stderr, "bourse rebuild-store: %s\n", error.c_str());
+    return 1;
+  }
+  auto store = store::open_sqlite_store(data_dir + "/store.sqlite", &error);
+  if (!store) {
+    std::fprintf(stderr, "bourse rebuild-store: %s\n", error.c_str());
+    return 1;
+  }
+  projector::HistoryProjector history(*store);
+  uint64_t records = 0;
+  if (!history.rebuild(data_dir, config, &records, &error)) {
+    std::fprintf(stderr, "bourse rebuild-store: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("rebuilt order, fill and ledger history from %" PRIu64 " journal records (history complete to seq %" PRIu64
+              ")\n",
+              records, store->history_seq());
+  return 0;
+}
 
 int run_replay(const std::string& data_dir, bool from_scratch, bool verify) {
   using namespace bourse;
@@ -161,6 +199,12 @@ int main(int argc, char** argv) {
   replay_cmd->add_flag("--from-scratch", from_scratch, "ignore snapshots; replay the journal from seq 1");
   replay_cmd->add_flag("--verify", verify, "also replay from scratch and compare hashes");
 
+  std::string rebuild_dir = "./data";
+  auto* rebuild_cmd = app.add_subcommand(
+      "rebuild-store", "clear the store's order, fill and ledger history and project the whole journal again "
+                       "(the server must be stopped)");
+  rebuild_cmd->add_option("--data-dir", rebuild_dir, "data directory")->capture_default_str();
+
   auto* bench_cmd = app.add_subcommand("bench", "benchmarks");
   bench_cmd->require_subcommand(1);
   auto* bench_engine = bench_cmd->add_subcommand("engine", "engine + ledger + risk benchmark");
@@ -248,6 +292,7 @@ int main(int argc, char** argv) {
     return app::run_serve(serve);
   }
   if (replay_cmd->parsed()) return run_replay(replay_dir, from_scratch, verify);
+  if (rebuild_cmd->parsed()) return run_rebuild_store(rebuild_dir);
   if (bench_engine->parsed()) {
     if (mix == "exchange-core") {
       ro.workload.mix = bench::Mix::kExchangeCore;

@@ -21,6 +21,7 @@
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
+#include "projector/history_projector.h"
 
 namespace bourse::app {
 namespace {
@@ -208,10 +209,19 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
 
+  // History first: after a crash it replays the journal to fill what the
+  // store missed; then the read model gets the live-order details only the
+  // history keeps (creation time, fill notional, fees).
+  projector::HistoryProjector history(*store);
+  if (!history.catch_up(config.data_dir, service->engine(), &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
   marketdata::MarketView market;
   market.load(service->engine());
   accounts::AccountReadModel accounts;
   accounts.load(service->engine());
+  accounts.restore_details(projector::live_order_details(*store));
   // Listener order matters: the publisher renders from the read models, so
   // they see each batch first.
   gateway::WsHub hub;
@@ -219,6 +229,8 @@ int run_serve(const ServeConfig& config) {
   service->add_listener(&market);
   service->add_listener(&accounts);
   service->add_listener(&publisher);
+  service->add_listener(&history);  // last: it only copies the batch for its own thread
+  history.start();
   service->start();
 
   if (fresh) {
@@ -336,6 +348,7 @@ int run_serve(const ServeConfig& config) {
   heartbeat.reset();
   server.shutdown(config.drain_ms);
   service->stop();
+  history.stop(service->engine().last_seq());
   log_line(LogLevel::kInfo, "serve", "stopped at seq %llu", static_cast<unsigned long long>(service->durable_seq()));
   return 0;
 }

@@ -98,6 +98,7 @@ class RestApi {
   void add_public_routes();
   void add_private_routes();
   void add_oauth_routes();
+  void add_history_routes();
   void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry, const Handler& handler);
   void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
                              const Handler& handler, const auth::AuthOutcome& outcome);
@@ -134,6 +135,13 @@ class RestApi {
   void post_instrument(const std::shared_ptr<Call>& call);
   // Replies to an admin command with the engine's verdict.
   void reply_admin(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, int status);
+
+  // History from the store (rest_history.cpp).
+  // Account, symbol, start, end and limit from the query, or a 4xx sent.
+  bool history_query(const std::shared_ptr<Call>& call, bool with_symbol, store::HistoryQuery* query);
+  void get_history_orders(const std::shared_ptr<Call>& call);
+  void get_history_fills(const std::shared_ptr<Call>& call);
+  void get_history_ledger(const std::shared_ptr<Call>& call);
 
   // OAuth (rest_oauth.cpp).
   // A form body into *form, or an RFC 6749 error sent (415, 400).

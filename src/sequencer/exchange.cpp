@@ -14,7 +14,8 @@ namespace {
 
 // Applies journal records after the engine's state. Returns false with
 // *error when a record does not decode or does not follow the engine's seq.
-bool replay_journal(const std::string& dir, Engine* engine, bool repair, RecoveryReport* report, std::string* error) {
+bool replay_journal(const std::string& dir, Engine* engine, bool repair, RecoveryReport* report, std::string* error,
+                    const ReplayEventSink* on_events = nullptr) {
   bool ok = true;
   std::string bad;
   std::string scan_error;
@@ -30,7 +31,8 @@ bool replay_journal(const std::string& dir, Engine* engine, bool repair, Recover
                 std::to_string(engine->last_seq());
           return;
         }
-        engine->apply(c);
+        const auto events = engine->apply(c);
+        if (on_events && *on_events) (*on_events)(events);
         ++report->replayed;
       },
       repair, &report->journal, &scan_error);
@@ -117,10 +119,11 @@ bool read_engine_config(const std::string& data_dir, EngineConfig* config) {
   return true;
 }
 
-ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine) {
+ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine,
+                             const ReplayEventSink& on_events) {
   ReplayResult r;
   if (!from_scratch) restore_newest_snapshot(Exchange::snapshot_dir(data_dir), engine, &r.report);
-  r.ok = replay_journal(Exchange::journal_dir(data_dir), engine, false, &r.report, &r.error);
+  r.ok = replay_journal(Exchange::journal_dir(data_dir), engine, false, &r.report, &r.error, &on_events);
   return r;
 }
 

@@ -52,6 +52,29 @@ CREATE TABLE IF NOT EXISTS oauth_revoked_jti (
   jti        TEXT PRIMARY KEY,
   expires_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS order_history (
+  order_id INTEGER PRIMARY KEY, account INTEGER NOT NULL, instrument INTEGER NOT NULL, client_order_id TEXT NOT NULL,
+  side INTEGER NOT NULL, type INTEGER NOT NULL, tif INTEGER NOT NULL, status INTEGER NOT NULL,
+  end_reason INTEGER NOT NULL, post_only INTEGER NOT NULL, price INTEGER NOT NULL, stop_price INTEGER NOT NULL,
+  qty INTEGER NOT NULL, filled INTEGER NOT NULL, notional_filled INTEGER NOT NULL, fees INTEGER NOT NULL,
+  expire_at INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_history_account ON order_history(account, order_id);
+CREATE TABLE IF NOT EXISTS fill_history (
+  trade_id INTEGER NOT NULL, account INTEGER NOT NULL, order_id INTEGER NOT NULL, instrument INTEGER NOT NULL,
+  side INTEGER NOT NULL, maker INTEGER NOT NULL, price INTEGER NOT NULL, qty INTEGER NOT NULL,
+  notional INTEGER NOT NULL, fee INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (account, trade_id, order_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_history (
+  seq INTEGER NOT NULL, account INTEGER NOT NULL, asset INTEGER NOT NULL, available INTEGER NOT NULL,
+  locked INTEGER NOT NULL, change INTEGER NOT NULL, cause INTEGER NOT NULL, time INTEGER NOT NULL,
+  PRIMARY KEY (account, seq, asset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS external_identities (
   issuer  TEXT NOT NULL,
   subject TEXT NOT NULL,
@@ -69,6 +92,11 @@ class Statement {
   void bind_blob(int i, std::string_view s) { sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
   void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   int step() { return sqlite3_step(stmt_); }
+  // For reuse within a transaction: clears the previous bindings' result.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string text(int col) const {
     const auto* p = sqlite3_column_blob(stmt_, col);
@@ -299,7 +327,207 @@ class SqliteStore final : public Store {
     return rc == SQLITE_DONE ? StoreError::kOk : StoreError::kIo;
   }
 
+  // --- history ---------------------------------------------------------------
+
+  StoreError apply_history(const HistoryBatch& b) override {
+    std::lock_guard lock(mutex_);
+    if (!exec("BEGIN IMMEDIATE")) return StoreError::kIo;
+    bool ok = true;
+    {
+      Statement order(db_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      for (const OrderHistoryRow& o : b.orders) {
+        order.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(o.order_id), static_cast<int64_t>(o.account),
+                          static_cast<int64_t>(o.instrument)}) {
+          order.bind(i++, v);
+        }
+        order.bind(i++, o.client_order_id);
+        for (int64_t v : {int64_t{o.side}, int64_t{o.type}, int64_t{o.tif}, int64_t{o.status}, int64_t{o.end_reason},
+                          int64_t{o.post_only}, o.price, o.stop_price, o.qty, o.filled, o.notional_filled, o.fees,
+                          o.expire_at, o.created, o.updated, static_cast<int64_t>(o.seq)}) {
+          order.bind(i++, v);
+        }
+        ok &= order.step() == SQLITE_DONE;
+      }
+      Statement fill(db_, "INSERT OR REPLACE INTO fill_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      for (const FillHistoryRow& f : b.fills) {
+        fill.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(f.trade_id), static_cast<int64_t>(f.account),
+                          static_cast<int64_t>(f.order_id), static_cast<int64_t>(f.instrument), int64_t{f.side},
+                          int64_t{f.maker}, f.price, f.qty, f.notional, f.fee, f.time, static_cast<int64_t>(f.seq)}) {
+          fill.bind(i++, v);
+        }
+        ok &= fill.step() == SQLITE_DONE;
+      }
+      Statement ledger(db_, "INSERT OR REPLACE INTO ledger_history VALUES (?,?,?,?,?,?,?,?)");
+      for (const LedgerHistoryRow& l : b.ledger) {
+        ledger.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(l.seq), static_cast<int64_t>(l.account), static_cast<int64_t>(l.asset),
+                          l.available, l.locked, l.change, int64_t{l.cause}, l.time}) {
+          ledger.bind(i++, v);
+        }
+        ok &= ledger.step() == SQLITE_DONE;
+      }
+      ok &= write_history_seq(b.last_seq);
+    }
+    if (!ok) {
+      exec("ROLLBACK");
+      return StoreError::kIo;
+    }
+    return exec("COMMIT") ? StoreError::kOk : StoreError::kIo;
+  }
+
+  uint64_t history_seq() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT value FROM meta WHERE key = 'history_seq'");
+    return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
+  }
+
+  StoreError set_history_seq(uint64_t seq) override {
+    std::lock_guard lock(mutex_);
+    return write_history_seq(seq) ? StoreError::kOk : StoreError::kIo;
+  }
+
+  StoreError clear_history() override {
+    std::lock_guard lock(mutex_);
+    return exec("BEGIN IMMEDIATE; DELETE FROM order_history; DELETE FROM fill_history; DELETE FROM ledger_history; "
+                "DELETE FROM meta WHERE key = 'history_seq'; COMMIT")
+               ? StoreError::kOk
+               : StoreError::kIo;
+  }
+
+  std::vector<OrderHistoryRow> order_history(const HistoryQuery& q) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, q.instrument
+                         ? "SELECT * FROM order_history WHERE account = ? AND order_id < ? AND created >= ? AND "
+                           "created < ? AND instrument = ? ORDER BY order_id DESC LIMIT ?"
+                         : "SELECT * FROM order_history WHERE account = ? AND order_id < ? AND created >= ? AND "
+                           "created < ? AND ?5 IS NULL ORDER BY order_id DESC LIMIT ?");
+    bind_query(s, q, clamp(q.before));
+    std::vector<OrderHistoryRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_order(s));
+    return out;
+  }
+
+  std::vector<OrderHistoryRow> live_order_history() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT * FROM order_history WHERE status IN (1, 2, 6)");
+    std::vector<OrderHistoryRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_order(s));
+    return out;
+  }
+
+  std::vector<FillHistoryRow> fill_history(const HistoryQuery& q) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, q.instrument
+                         ? "SELECT * FROM fill_history WHERE account = ? AND (trade_id, order_id) < (?, ?) AND "
+                           "time >= ? AND time < ? AND instrument = ? ORDER BY trade_id DESC, order_id DESC LIMIT ?"
+                         : "SELECT * FROM fill_history WHERE account = ? AND (trade_id, order_id) < (?, ?) AND "
+                           "time >= ? AND time < ? AND ?6 IS NULL ORDER BY trade_id DESC, order_id DESC LIMIT ?");
+    bind_query2(s, q);
+    std::vector<FillHistoryRow> out;
+    while (s.step() == SQLITE_ROW) {
+      FillHistoryRow f;
+      f.trade_id = static_cast<uint64_t>(s.integer(0));
+      f.account = static_cast<uint32_t>(s.integer(1));
+      f.order_id = static_cast<uint64_t>(s.integer(2));
+      f.instrument = static_cast<uint32_t>(s.integer(3));
+      f.side = static_cast<uint8_t>(s.integer(4));
+      f.maker = s.integer(5) != 0;
+      f.price = s.integer(6);
+      f.qty = s.integer(7);
+      f.notional = s.integer(8);
+      f.fee = s.integer(9);
+      f.time = s.integer(10);
+      f.seq = static_cast<uint64_t>(s.integer(11));
+      out.push_back(f);
+    }
+    return out;
+  }
+
+  std::vector<LedgerHistoryRow> ledger_history(const HistoryQuery& q) override {
+    std::lock_guard lock(mutex_);
+    // instrument does not apply to the ledger; (seq, asset) is the key.
+    Statement s(db_, "SELECT * FROM ledger_history WHERE account = ? AND (seq, asset) < (?, ?) AND time >= ? AND "
+                     "time < ? AND ?6 IS NULL ORDER BY seq DESC, asset DESC LIMIT ?");
+    HistoryQuery unfiltered = q;
+    unfiltered.instrument.reset();
+    bind_query2(s, unfiltered);
+    std::vector<LedgerHistoryRow> out;
+    while (s.step() == SQLITE_ROW) {
+      LedgerHistoryRow l;
+      l.seq = static_cast<uint64_t>(s.integer(0));
+      l.account = static_cast<uint32_t>(s.integer(1));
+      l.asset = static_cast<uint32_t>(s.integer(2));
+      l.available = s.integer(3);
+      l.locked = s.integer(4);
+      l.change = s.integer(5);
+      l.cause = static_cast<uint8_t>(s.integer(6));
+      l.time = s.integer(7);
+      out.push_back(l);
+    }
+    return out;
+  }
+
  private:
+  // SQLite integers are signed: cursors at or above 2^63 mean "no bound".
+  static int64_t clamp(uint64_t v) { return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v); }
+
+  // account, before, from, to, [instrument], limit
+  static void bind_query(Statement& s, const HistoryQuery& q, int64_t before) {
+    s.bind(1, static_cast<int64_t>(q.account));
+    s.bind(2, before);
+    s.bind(3, q.from);
+    s.bind(4, q.to);
+    if (q.instrument) s.bind(5, static_cast<int64_t>(*q.instrument));
+    s.bind(6, static_cast<int64_t>(q.limit));
+  }
+  // account, before, before_secondary, from, to, [instrument], limit
+  static void bind_query2(Statement& s, const HistoryQuery& q) {
+    s.bind(1, static_cast<int64_t>(q.account));
+    s.bind(2, clamp(q.before));
+    s.bind(3, clamp(q.before_secondary));
+    s.bind(4, q.from);
+    s.bind(5, q.to);
+    if (q.instrument) s.bind(6, static_cast<int64_t>(*q.instrument));
+    s.bind(7, static_cast<int64_t>(q.limit));
+  }
+
+  bool exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+  bool write_history_seq(uint64_t seq) {
+    Statement s(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_seq', ?)");
+    s.bind(1, static_cast<int64_t>(seq));
+    return s.step() == SQLITE_DONE;
+  }
+
+  static OrderHistoryRow read_order(const Statement& s) {
+    OrderHistoryRow o;
+    o.order_id = static_cast<uint64_t>(s.integer(0));
+    o.account = static_cast<uint32_t>(s.integer(1));
+    o.instrument = static_cast<uint32_t>(s.integer(2));
+    o.client_order_id = s.text(3);
+    o.side = static_cast<uint8_t>(s.integer(4));
+    o.type = static_cast<uint8_t>(s.integer(5));
+    o.tif = static_cast<uint8_t>(s.integer(6));
+    o.status = static_cast<uint8_t>(s.integer(7));
+    o.end_reason = static_cast<uint8_t>(s.integer(8));
+    o.post_only = s.integer(9) != 0;
+    o.price = s.integer(10);
+    o.stop_price = s.integer(11);
+    o.qty = s.integer(12);
+    o.filled = s.integer(13);
+    o.notional_filled = s.integer(14);
+    o.fees = s.integer(15);
+    o.expire_at = s.integer(16);
+    o.created = s.integer(17);
+    o.updated = s.integer(18);
+    o.seq = static_cast<uint64_t>(s.integer(19));
+    return o;
+  }
+
   static OAuthClientRecord read_client(const Statement& s) {
     return OAuthClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<uint32_t>(s.integer(4)), s.integer(5)};
   }

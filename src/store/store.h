@@ -1,6 +1,7 @@
 // Store: the persistence port of the server. Users and credentials (API keys,
 // OAuth clients, refresh tokens, external identities) live here: they are not
-// engine state. Order/fill history projections follow. The
+// engine state. So does the history projection (orders, fills, ledger), which
+// is derived from the journal and can be rebuilt from it. The
 // embedded implementation is SQLite (sqlite_store); a PostgreSQL adapter
 // will implement the same interface.
 //
@@ -60,6 +61,68 @@ struct RefreshTokenRecord {
   bool revoked = false;
 };
 
+// --- history projection (written by projector::HistoryProjector) ----------
+// Amounts, prices and quantities are the engine's integer minor units; the
+// REST layer formats them with the instrument's scales.
+
+struct OrderHistoryRow {
+  uint64_t order_id = 0;
+  uint32_t account = 0;
+  uint32_t instrument = 0;
+  std::string client_order_id;
+  uint8_t side = 0, type = 0, tif = 0, status = 0, end_reason = 0;  // engine / accounts::OrderStatus codes
+  bool post_only = false;
+  int64_t price = 0, stop_price = 0, qty = 0, filled = 0, notional_filled = 0, fees = 0;
+  int64_t expire_at = 0, created = 0, updated = 0;  // ns since the epoch
+  uint64_t seq = 0;  // journal seq of the last change
+  bool operator==(const OrderHistoryRow&) const = default;
+};
+
+struct FillHistoryRow {
+  uint64_t trade_id = 0;
+  uint32_t account = 0;
+  uint64_t order_id = 0;
+  uint32_t instrument = 0;
+  uint8_t side = 0;
+  bool maker = false;
+  int64_t price = 0, qty = 0, notional = 0, fee = 0;
+  int64_t time = 0;
+  uint64_t seq = 0;
+  bool operator==(const FillHistoryRow&) const = default;
+};
+
+// One balance change of one account and asset, as the engine reported it.
+struct LedgerHistoryRow {
+  uint64_t seq = 0;
+  uint32_t account = 0;
+  uint32_t asset = 0;
+  int64_t available = 0, locked = 0;  // after the change
+  int64_t change = 0;                 // of available + locked
+  uint8_t cause = 0;                  // CommandType of the command that caused it
+  int64_t time = 0;
+  bool operator==(const LedgerHistoryRow&) const = default;
+};
+
+// What one projected batch writes, atomically with the new history_seq.
+struct HistoryBatch {
+  uint64_t last_seq = 0;
+  std::vector<OrderHistoryRow> orders;  // upserted by order id
+  std::vector<FillHistoryRow> fills;    // by (trade id, account, order id)
+  std::vector<LedgerHistoryRow> ledger; // by (seq, account, asset)
+};
+
+struct HistoryQuery {
+  uint32_t account = 0;
+  std::optional<uint32_t> instrument;
+  // Cursor: rows whose key is below (before, before_secondary): order id;
+  // (trade id, order id) for fills; (seq, asset) for the ledger.
+  uint64_t before = UINT64_MAX;
+  uint64_t before_secondary = UINT64_MAX;
+  int64_t from = 0;              // time, inclusive (ns)
+  int64_t to = INT64_MAX;        // time, exclusive (ns)
+  std::size_t limit = 100;
+};
+
 enum class StoreError { kOk, kExists, kNotFound, kIo };
 
 class Store {
@@ -91,6 +154,19 @@ class Store {
   // External identities (issuer, subject) mapped to local users.
   virtual std::optional<uint32_t> external_identity(std::string_view issuer, std::string_view subject) = 0;
   virtual StoreError put_external_identity(std::string_view issuer, std::string_view subject, uint32_t user_id) = 0;
+
+  // History (order, fill and ledger history; see HistoryBatch).
+  virtual StoreError apply_history(const HistoryBatch& batch) = 0;
+  // The journal seq the history is complete up to (0: nothing projected).
+  virtual uint64_t history_seq() = 0;
+  virtual StoreError set_history_seq(uint64_t seq) = 0;
+  virtual StoreError clear_history() = 0;
+  // Newest first (descending key), below query.before.
+  virtual std::vector<OrderHistoryRow> order_history(const HistoryQuery& query) = 0;
+  // Every order whose last projected state is live (new, partially filled, pending trigger).
+  virtual std::vector<OrderHistoryRow> live_order_history() = 0;
+  virtual std::vector<FillHistoryRow> fill_history(const HistoryQuery& query) = 0;
+  virtual std::vector<LedgerHistoryRow> ledger_history(const HistoryQuery& query) = 0;
 };
 
 // Opens (creating if needed) DATA_DIR/store.sqlite in WAL mode. nullptr and

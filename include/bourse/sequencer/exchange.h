@@ -11,6 +11,7 @@
 // from submit().
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -111,7 +112,11 @@ struct ReplayResult {
   std::string error;
   RecoveryReport report;
 };
-ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine);
+// on_events, if set, receives the events of every replayed record in order
+// (the history projector's catch-up and `bourse rebuild-store`).
+using ReplayEventSink = std::function<void(std::span<const Event>)>;
+ReplayResult replay_data_dir(const std::string& data_dir, bool from_scratch, Engine* engine,
+                             const ReplayEventSink& on_events = {});
 
 // The engine configuration recorded in DATA_DIR/engine.conf (fields not in
 // the file keep their value in *config). False if the file is missing or

@@ -1,0 +1,269 @@
+#include "projector/history_projector.h"
+
+#include "bourse/core/log.h"
+#include "bourse/sequencer/exchange.h"
+
+namespace bourse::projector {
+namespace {
+
+constexpr std::size_t kRowsPerTransaction = 20'000;  // catch-up and rebuild
+
+store::OrderHistoryRow row_of(const accounts::OrderRecord& r, uint64_t seq) {
+  store::OrderHistoryRow o;
+  o.order_id = r.id.value;
+  o.account = r.account.value;
+  o.instrument = r.instrument.value;
+  o.client_order_id = std::string(r.client_order_id.view());
+  o.side = static_cast<uint8_t>(r.side);
+  o.type = static_cast<uint8_t>(r.type);
+  o.tif = static_cast<uint8_t>(r.tif);
+  o.status = static_cast<uint8_t>(r.status);
+  o.end_reason = r.end_reason;
+  o.post_only = r.post_only;
+  o.price = r.price.value;
+  o.stop_price = r.stop_price.value;
+  o.qty = r.qty.value;
+  o.filled = r.filled.value;
+  o.notional_filled = r.notional_filled.value;
+  o.fees = r.fees.value;
+  o.expire_at = r.expire_at;
+  o.created = r.created;
+  o.updated = r.updated;
+  o.seq = seq;
+  return o;
+}
+
+store::FillHistoryRow fill_of(const Event& e, const TradeLeg& leg, Side side, bool maker) {
+  store::FillHistoryRow f;
+  f.trade_id = e.trade.trade_id.value;
+  f.account = leg.account.value;
+  f.order_id = leg.order_id.value;
+  f.instrument = e.trade.instrument.value;
+  f.side = static_cast<uint8_t>(side);
+  f.maker = maker;
+  f.price = e.trade.price.value;
+  f.qty = e.trade.qty.value;
+  f.notional = e.trade.notional.value;
+  f.fee = leg.fee.value;
+  f.time = e.cause.timestamp;
+  f.seq = e.cause.seq;
+  return f;
+}
+
+std::size_t rows(const store::HistoryBatch& b) { return b.orders.size() + b.fills.size() + b.ledger.size(); }
+
+}  // namespace
+
+std::vector<accounts::OrderDetails> live_order_details(store::Store& store) {
+  std::vector<accounts::OrderDetails> out;
+  for (const store::OrderHistoryRow& r : store.live_order_history()) {
+    out.push_back(accounts::OrderDetails{OrderId{r.order_id}, AccountId{r.account}, r.created,
+                                         Amount{r.notional_filled}, Amount{r.fees}});
+  }
+  return out;
+}
+
+HistoryProjector::HistoryProjector(store::Store& store, std::size_t max_pending)
+    : store_(store), max_pending_(max_pending) {}
+
+HistoryProjector::~HistoryProjector() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+}
+
+void HistoryProjector::order_row(AccountId account, OrderId id, uint64_t seq, store::HistoryBatch* batch) {
+  if (auto r = mirror_.order(account, id)) batch->orders.push_back(row_of(*r, seq));
+}
+
+void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, store::HistoryBatch* batch) {
+  for (const Event& e : events) {
+    const uint64_t seq = e.cause.seq;
+    const bool emit = seq >= min_seq;
+    // A ledger row needs the balance before the change.
+    int64_t before_total = 0;
+    if (emit && e.type == EventType::kBalanceChanged) {
+      for (const accounts::BalanceRecord& b : mirror_.balances(e.balance.account)) {
+        if (b.asset == e.balance.asset) before_total = b.available.value + b.locked.value;
+      }
+    }
+    mirror_.on_durable_batch(std::span<const Event>(&e, 1));
+    if (emit) batch->last_seq = std::max(batch->last_seq, seq);
+    if (!emit) continue;
+    switch (e.type) {
+      case EventType::kOrderAccepted:
+        order_row(e.accepted.account, e.accepted.order_id, seq, batch);
+        break;
+      case EventType::kTrade: {
+        const Side passive = e.trade.aggressor_side == Side::kBuy ? Side::kSell : Side::kBuy;
+        batch->fills.push_back(fill_of(e, e.trade.aggressor, e.trade.aggressor_side, false));
+        batch->fills.push_back(fill_of(e, e.trade.passive, passive, true));
+        order_row(e.trade.aggressor.account, e.trade.aggressor.order_id, seq, batch);
+        order_row(e.trade.passive.account, e.trade.passive.order_id, seq, batch);
+        break;
+      }
+      case EventType::kOrderCancelled:
+        order_row(e.cancelled.account, e.cancelled.order_id, seq, batch);
+        break;
+      case EventType::kOrderExpired:
+        order_row(e.expired.account, e.expired.order_id, seq, batch);
+        break;
+      case EventType::kOrderAmended:
+        order_row(e.amended.account, e.amended.order_id, seq, batch);
+        break;
+      case EventType::kOrderTriggered:
+        order_row(e.triggered.account, e.triggered.order_id, seq, batch);
+        break;
+      case EventType::kBalanceChanged: {
+        const BalanceChanged& b = e.balance;
+        store::LedgerHistoryRow l;
+        l.seq = seq;
+        l.account = b.account.value;
+        l.asset = b.asset.value;
+        l.available = b.available.value;
+        l.locked = b.locked.value;
+        l.change = b.available.value + b.locked.value - before_total;
+        l.cause = static_cast<uint8_t>(e.cause.type);
+        l.time = e.cause.timestamp;
+        batch->ledger.push_back(l);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+bool HistoryProjector::write(store::HistoryBatch& batch) {
+  if (batch.last_seq == 0 && rows(batch) == 0) return true;
+  const bool ok = store_.apply_history(batch) == store::StoreError::kOk;
+  if (ok) {
+    std::lock_guard lock(mutex_);
+    projected_seq_ = std::max(projected_seq_, batch.last_seq);
+  }
+  batch = store::HistoryBatch{};
+  return ok;
+}
+
+bool HistoryProjector::catch_up(const std::string& data_dir, const Engine& engine, std::string* error) {
+  const uint64_t done = store_.history_seq();
+  if (done >= engine.last_seq()) {
+    // Clean start: the history is complete; the mirror needs only what is
+    // live, plus the details of live orders that only the history keeps.
+    mirror_.load(engine);
+    mirror_.restore_details(live_order_details(store_));
+    std::lock_guard lock(mutex_);
+    projected_seq_ = done;
+    return true;
+  }
+  log_line(LogLevel::kInfo, "projector", "history at seq %llu, journal at %llu: replaying the journal",
+           static_cast<unsigned long long>(done), static_cast<unsigned long long>(engine.last_seq()));
+  uint64_t records = 0;
+  if (!replay_into_store(data_dir, engine.config(), done + 1, &records, error)) {
+    *error = "history catch-up: " + *error;
+    return false;
+  }
+  return true;
+}
+
+bool HistoryProjector::replay_into_store(const std::string& data_dir, const EngineConfig& config, uint64_t min_seq,
+                                         uint64_t* records, std::string* error) {
+  Engine shadow(config);
+  store::HistoryBatch batch;
+  bool ok = true;
+  const ReplayResult r = replay_data_dir(data_dir, true, &shadow, [&](std::span<const Event> events) {
+    project(events, min_seq, &batch);
+    if (rows(batch) >= kRowsPerTransaction) ok &= write(batch);
+  });
+  if (!r.ok) {
+    *error = r.error;
+    return false;
+  }
+  batch.last_seq = std::max(batch.last_seq, shadow.last_seq());
+  ok &= write(batch);
+  if (!ok) *error = "the store refused a write";
+  *records = r.report.replayed;
+  return ok;
+}
+
+bool HistoryProjector::rebuild(const std::string& data_dir, const EngineConfig& config, uint64_t* records,
+                               std::string* error) {
+  if (store_.clear_history() != store::StoreError::kOk) {
+    *error = "cannot clear the history tables";
+    return false;
+  }
+  return replay_into_store(data_dir, config, 0, records, error);
+}
+
+void HistoryProjector::start() { thread_ = std::thread([this] { run(); }); }
+
+void HistoryProjector::stop(uint64_t last_seq) {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  if (!stalled_ && last_seq > projected_seq_) {
+    if (store_.set_history_seq(last_seq) == store::StoreError::kOk) projected_seq_ = last_seq;
+  }
+}
+
+void HistoryProjector::on_durable_batch(std::span<const Event> events) {
+  if (events.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (stalled_) return;
+    if (pending_.size() + events.size() > max_pending_) {
+      stalled_ = true;
+      pending_.clear();
+      log_line(LogLevel::kError, "projector",
+               "history projection fell %zu events behind; it stops here and catches up from the journal at the "
+               "next start",
+               max_pending_);
+      return;
+    }
+    pending_.insert(pending_.end(), events.begin(), events.end());
+  }
+  wake_.notify_one();
+}
+
+void HistoryProjector::run() {
+  std::vector<Event> work;
+  store::HistoryBatch batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && stopping_) return;
+      work.swap(pending_);
+    }
+    project(work, 0, &batch);
+    work.clear();
+    if (!write(batch)) {
+      std::lock_guard lock(mutex_);
+      stalled_ = true;
+      pending_.clear();
+      log_line(LogLevel::kError, "projector", "the store refused history; projection stops until the next start");
+      return;
+    }
+  }
+}
+
+uint64_t HistoryProjector::projected_seq() const {
+  std::lock_guard lock(mutex_);
+  return projected_seq_;
+}
+
+bool HistoryProjector::stalled() const {
+  std::lock_guard lock(mutex_);
+  return stalled_;
+}
+
+}  // namespace bourse::projector
