@@ -128,8 +128,11 @@ constexpr const char* kKeyColumns = "key_id, user_id, sealed_secret, scopes, lab
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  SqliteStore(sqlite3* db, sqlite3* history_db) : db_(db), history_db_(history_db) {}
+  ~SqliteStore() override {
+    sqlite3_close(history_db_);
+    sqlite3_close(db_);
+  }
 
   StoreError create_user(UserRecord* user) override {
     std::lock_guard lock(mutex_);
@@ -330,11 +333,11 @@ class SqliteStore final : public Store {
   // --- history ---------------------------------------------------------------
 
   StoreError apply_history(const HistoryBatch& b) override {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(history_mutex_);
     if (!exec("BEGIN IMMEDIATE")) return StoreError::kIo;
     bool ok = true;
     {
-      Statement order(db_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement order(history_db_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       for (const OrderHistoryRow& o : b.orders) {
         order.reset();
         int i = 1;
@@ -350,7 +353,7 @@ class SqliteStore final : public Store {
         }
         ok &= order.step() == SQLITE_DONE;
       }
-      Statement fill(db_, "INSERT OR REPLACE INTO fill_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement fill(history_db_, "INSERT OR REPLACE INTO fill_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
       for (const FillHistoryRow& f : b.fills) {
         fill.reset();
         int i = 1;
@@ -361,7 +364,7 @@ class SqliteStore final : public Store {
         }
         ok &= fill.step() == SQLITE_DONE;
       }
-      Statement ledger(db_, "INSERT OR REPLACE INTO ledger_history VALUES (?,?,?,?,?,?,?,?)");
+      Statement ledger(history_db_, "INSERT OR REPLACE INTO ledger_history VALUES (?,?,?,?,?,?,?,?)");
       for (const LedgerHistoryRow& l : b.ledger) {
         ledger.reset();
         int i = 1;
@@ -381,18 +384,18 @@ class SqliteStore final : public Store {
   }
 
   uint64_t history_seq() override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT value FROM meta WHERE key = 'history_seq'");
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT value FROM meta WHERE key = 'history_seq'");
     return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
   }
 
   StoreError set_history_seq(uint64_t seq) override {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(history_mutex_);
     return write_history_seq(seq) ? StoreError::kOk : StoreError::kIo;
   }
 
   StoreError clear_history() override {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(history_mutex_);
     return exec("BEGIN IMMEDIATE; DELETE FROM order_history; DELETE FROM fill_history; DELETE FROM ledger_history; "
                 "DELETE FROM meta WHERE key = 'history_seq'; COMMIT")
                ? StoreError::kOk
@@ -400,8 +403,8 @@ class SqliteStore final : public Store {
   }
 
   std::vector<OrderHistoryRow> order_history(const HistoryQuery& q) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, q.instrument
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, q.instrument
                          ? "SELECT * FROM order_history WHERE account = ? AND order_id < ? AND created >= ? AND "
                            "created < ? AND instrument = ? ORDER BY order_id DESC LIMIT ?"
                          : "SELECT * FROM order_history WHERE account = ? AND order_id < ? AND created >= ? AND "
@@ -413,16 +416,16 @@ class SqliteStore final : public Store {
   }
 
   std::vector<OrderHistoryRow> live_order_history() override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT * FROM order_history WHERE status IN (1, 2, 6)");
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT * FROM order_history WHERE status IN (1, 2, 6)");
     std::vector<OrderHistoryRow> out;
     while (s.step() == SQLITE_ROW) out.push_back(read_order(s));
     return out;
   }
 
   std::vector<FillHistoryRow> fill_history(const HistoryQuery& q) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, q.instrument
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, q.instrument
                          ? "SELECT * FROM fill_history WHERE account = ? AND (trade_id, order_id) < (?, ?) AND "
                            "time >= ? AND time < ? AND instrument = ? ORDER BY trade_id DESC, order_id DESC LIMIT ?"
                          : "SELECT * FROM fill_history WHERE account = ? AND (trade_id, order_id) < (?, ?) AND "
@@ -449,9 +452,9 @@ class SqliteStore final : public Store {
   }
 
   std::vector<LedgerHistoryRow> ledger_history(const HistoryQuery& q) override {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(history_mutex_);
     // instrument does not apply to the ledger; (seq, asset) is the key.
-    Statement s(db_, "SELECT * FROM ledger_history WHERE account = ? AND (seq, asset) < (?, ?) AND time >= ? AND "
+    Statement s(history_db_, "SELECT * FROM ledger_history WHERE account = ? AND (seq, asset) < (?, ?) AND time >= ? AND "
                      "time < ? AND ?6 IS NULL ORDER BY seq DESC, asset DESC LIMIT ?");
     HistoryQuery unfiltered = q;
     unfiltered.instrument.reset();
@@ -496,9 +499,9 @@ class SqliteStore final : public Store {
     s.bind(7, static_cast<int64_t>(q.limit));
   }
 
-  bool exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+  bool exec(const char* sql) { return sqlite3_exec(history_db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
   bool write_history_seq(uint64_t seq) {
-    Statement s(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_seq', ?)");
+    Statement s(history_db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_seq', ?)");
     s.bind(1, static_cast<int64_t>(seq));
     return s.step() == SQLITE_DONE;
   }
@@ -532,13 +535,21 @@ class SqliteStore final : public Store {
     return OAuthClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), static_cast<uint32_t>(s.integer(4)), s.integer(5)};
   }
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // credentials: db_, synchronous=FULL
   sqlite3* db_;
+  // History is derived (rebuildable from the journal) and written in bulk:
+  // its own connection, lock and synchronous=NORMAL (WAL commits without an
+  // fsync each; a crash may roll back its newest transactions, history_seq
+  // included, and the next start catches up). Same file, same WAL.
+  std::mutex history_mutex_;
+  sqlite3* history_db_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string* error) {
+namespace {
+
+sqlite3* open_connection(const std::string& path, const char* setup, std::string* error) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
       SQLITE_OK) {
@@ -546,17 +557,30 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string* e
     sqlite3_close(db);
     return nullptr;
   }
+  sqlite3_busy_timeout(db, 5000);
   char* message = nullptr;
-  // Credentials must survive a crash: synchronous=FULL for this small table set.
-  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") + kSchema;
-  if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+  if (sqlite3_exec(db, setup, nullptr, nullptr, &message) != SQLITE_OK) {
     *error = path + ": " + (message ? message : "schema failed");
     sqlite3_free(message);
     sqlite3_close(db);
     return nullptr;
   }
-  sqlite3_busy_timeout(db, 5000);
-  return std::make_unique<SqliteStore>(db);
+  return db;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string* error) {
+  // Credentials must survive a crash: synchronous=FULL for them.
+  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") + kSchema;
+  sqlite3* db = open_connection(path, setup.c_str(), error);
+  if (!db) return nullptr;
+  sqlite3* history = open_connection(path, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", error);
+  if (!history) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return std::make_unique<SqliteStore>(db, history);
 }
 
 }  // namespace bourse::store
