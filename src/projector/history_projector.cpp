@@ -1,5 +1,7 @@
 #include "projector/history_projector.h"
 
+#include <chrono>
+
 #include "bourse/core/log.h"
 #include "bourse/sequencer/exchange.h"
 
@@ -7,6 +9,8 @@ namespace bourse::projector {
 namespace {
 
 constexpr std::size_t kRowsPerTransaction = 20'000;  // catch-up and rebuild
+constexpr std::size_t kEventsPerWrite = 20'000;       // live: write at once past this many events
+constexpr auto kGatherTime = std::chrono::milliseconds(10);
 
 store::OrderHistoryRow row_of(const accounts::OrderRecord& r, uint64_t seq) {
   store::OrderHistoryRow o;
@@ -78,7 +82,16 @@ HistoryProjector::~HistoryProjector() {
 }
 
 void HistoryProjector::order_row(AccountId account, OrderId id, uint64_t seq, store::HistoryBatch* batch) {
-  if (auto r = mirror_.order(account, id)) batch->orders.push_back(row_of(*r, seq));
+  auto r = mirror_.order(account, id);
+  if (!r) return;
+  // One row per order per transaction: its latest state (a place and its
+  // cancel in the same batch write once).
+  const auto [it, added] = batch_orders_.try_emplace(id.value, batch->orders.size());
+  if (added) {
+    batch->orders.push_back(row_of(*r, seq));
+  } else {
+    batch->orders[it->second] = row_of(*r, seq);
+  }
 }
 
 void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, store::HistoryBatch* batch) {
@@ -140,8 +153,12 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
 }
 
 bool HistoryProjector::write(store::HistoryBatch& batch) {
-  if (batch.last_seq == 0 && rows(batch) == 0) return true;
+  if (batch.last_seq == 0 && rows(batch) == 0) {
+    batch_orders_.clear();
+    return true;
+  }
   const bool ok = store_.apply_history(batch) == store::StoreError::kOk;
+  batch_orders_.clear();
   if (ok) {
     std::lock_guard lock(mutex_);
     projected_seq_ = std::max(projected_seq_, batch.last_seq);
@@ -217,6 +234,7 @@ void HistoryProjector::stop(uint64_t last_seq) {
 
 void HistoryProjector::on_durable_batch(std::span<const Event> events) {
   if (events.empty()) return;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (stalled_) return;
@@ -229,9 +247,12 @@ void HistoryProjector::on_durable_batch(std::span<const Event> events) {
                max_pending_);
       return;
     }
+    // Wake the projector only when work appears or a batch is full: not a
+    // futex wake per dispatcher batch.
+    wake = pending_.empty() || (pending_.size() < kEventsPerWrite && pending_.size() + events.size() >= kEventsPerWrite);
     pending_.insert(pending_.end(), events.begin(), events.end());
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void HistoryProjector::run() {
@@ -241,6 +262,9 @@ void HistoryProjector::run() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      // Gather for a few milliseconds: one transaction for many dispatcher
+      // batches costs far less than one each.
+      wake_.wait_for(lock, kGatherTime, [&] { return stopping_ || pending_.size() >= kEventsPerWrite; });
       if (pending_.empty() && stopping_) return;
       work.swap(pending_);
     }

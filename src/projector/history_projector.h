@@ -2,7 +2,9 @@
 // durable engine events, on its own thread, never on the order path.
 //
 // The dispatcher hands it each durable batch (a copy into a queue under a
-// mutex; it never waits for SQLite). The projector thread mirrors account
+// mutex; it never waits for SQLite). The projector gathers for up to 10 ms
+// (or 20,000 events) and writes one transaction, so history runs a few
+// milliseconds behind the acknowledgements. The projector thread mirrors account
 // state with its own AccountReadModel (the same rules the REST reads use),
 // turns each event into rows, and writes one transaction per batch together
 // with the journal seq the history is complete up to.
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "accounts/account_read_model.h"
@@ -71,6 +74,7 @@ class HistoryProjector final : public EventListener {
   store::Store& store_;
   const std::size_t max_pending_;
   accounts::AccountReadModel mirror_;  // the projector thread's own account state
+  std::unordered_map<uint64_t, std::size_t> batch_orders_;  // order id → its row in the batch being built
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

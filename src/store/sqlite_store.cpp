@@ -130,6 +130,9 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(sqlite3* db, sqlite3* history_db) : db_(db), history_db_(history_db) {}
   ~SqliteStore() override {
+    insert_order_.reset();  // statements before their connection
+    insert_fill_.reset();
+    insert_ledger_.reset();
     sqlite3_close(history_db_);
     sqlite3_close(db_);
   }
@@ -337,7 +340,7 @@ class SqliteStore final : public Store {
     if (!exec("BEGIN IMMEDIATE")) return StoreError::kIo;
     bool ok = true;
     {
-      Statement order(history_db_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement& order = cached(insert_order_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       for (const OrderHistoryRow& o : b.orders) {
         order.reset();
         int i = 1;
@@ -353,7 +356,7 @@ class SqliteStore final : public Store {
         }
         ok &= order.step() == SQLITE_DONE;
       }
-      Statement fill(history_db_, "INSERT OR REPLACE INTO fill_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement& fill = cached(insert_fill_, "INSERT OR REPLACE INTO fill_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
       for (const FillHistoryRow& f : b.fills) {
         fill.reset();
         int i = 1;
@@ -364,7 +367,7 @@ class SqliteStore final : public Store {
         }
         ok &= fill.step() == SQLITE_DONE;
       }
-      Statement ledger(history_db_, "INSERT OR REPLACE INTO ledger_history VALUES (?,?,?,?,?,?,?,?)");
+      Statement& ledger = cached(insert_ledger_, "INSERT OR REPLACE INTO ledger_history VALUES (?,?,?,?,?,?,?,?)");
       for (const LedgerHistoryRow& l : b.ledger) {
         ledger.reset();
         int i = 1;
@@ -499,6 +502,12 @@ class SqliteStore final : public Store {
     s.bind(7, static_cast<int64_t>(q.limit));
   }
 
+  // History inserts run every few milliseconds: prepared once, reset per use.
+  Statement& cached(std::unique_ptr<Statement>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<Statement>(history_db_, sql);
+    return *slot;
+  }
+
   bool exec(const char* sql) { return sqlite3_exec(history_db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
   bool write_history_seq(uint64_t seq) {
     Statement s(history_db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_seq', ?)");
@@ -543,6 +552,7 @@ class SqliteStore final : public Store {
   // included, and the next start catches up). Same file, same WAL.
   std::mutex history_mutex_;
   sqlite3* history_db_;
+  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_;
 };
 
 }  // namespace
