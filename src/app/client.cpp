@@ -51,6 +51,12 @@ std::string now_ms() {
                             std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
+// An OAuth access token (BOURSE_TOKEN) is used when set; else the API key.
+std::string bearer_token() {
+  const char* t = std::getenv("BOURSE_TOKEN");
+  return t ? std::string(t) : std::string();
+}
+
 bool credentials(std::string* key, std::string* secret) {
   const char* k = std::getenv("BOURSE_API_KEY");
   const char* s = std::getenv("BOURSE_API_SECRET");
@@ -72,10 +78,13 @@ int run_client_request(const ClientRequest& r) {
   req.set(http::field::host, e.host);
   req.set(http::field::user_agent, "bourse-cli");
   if (!r.body.empty()) req.set(http::field::content_type, "application/json");
-  if (r.sign) {
-    std::string key, secret;
+  std::string key, secret;
+  if (r.sign && !bearer_token().empty()) {
+    req.set(http::field::authorization, "Bearer " + bearer_token());
+  } else if (r.sign) {
     if (!credentials(&key, &secret)) {
-      std::fprintf(stderr, "bourse: set BOURSE_API_KEY and BOURSE_API_SECRET (bourse serve prints demo keys)\n");
+      std::fprintf(stderr,
+                   "bourse: set BOURSE_API_KEY and BOURSE_API_SECRET (bourse serve prints demo keys), or BOURSE_TOKEN\n");
       return 2;
     }
     const std::string ts = now_ms();
@@ -122,7 +131,9 @@ int run_tail(const std::vector<std::string>& channels, int max_messages) {
   }
   ws.read_message_max(64u << 20);
   std::string key, secret;
-  if (credentials(&key, &secret)) {  // private channels need a login; public ones work either way
+  if (const std::string token = bearer_token(); !token.empty()) {
+    ws.write(net::buffer(R"({"op":"login","id":"login","args":{"token":")" + token + R"("}})"));
+  } else if (credentials(&key, &secret)) {  // private channels need a login; public ones work either way
     const std::string ts = now_ms();
     const std::string sig = auth::hmac_sha256_hex(secret, auth::signing_payload(ts, "GET", "/v1/ws", ""));
     ws.write(net::buffer(R"({"op":"login","id":"login","args":{"key":")" + key + R"(","timestamp":")" + ts +

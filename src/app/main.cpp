@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   auto* rate_opt = serve_cmd->add_option("--simulate-rate", serve.simulate_rate, "simulated orders per second")->capture_default_str();
 
   // --- the command-line client (signed REST and WebSocket, like any user) ---
-  const char* client_note = " (BOURSE_URL, BOURSE_API_KEY, BOURSE_API_SECRET)";
+  const char* client_note = " (BOURSE_URL, BOURSE_API_KEY and BOURSE_API_SECRET, or BOURSE_TOKEN)";
   auto* balances_cmd = app.add_subcommand("balances", std::string("your balances") + client_note);
   std::string book_symbol;
   int book_depth = 10;

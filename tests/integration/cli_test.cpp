@@ -48,6 +48,21 @@ TEST(Cli, PlaceListCancelBalancesBookTail) {
   EXPECT_EQ(run_bourse({"tail", "orders", "trades.BTC-USD", "--count", "2"}, &out, env), 0) << out;
   EXPECT_NE(out.find("\"op\":\"login\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"op\":\"subscribe\""), std::string::npos) << out;
+  // An OAuth access token instead of the key: REST and the WebSocket login.
+  HttpClient http(server.port());
+  const auto token = http.request("POST", "/v1/oauth/token",
+                                  "grant_type=client_credentials&client_id=" + alice.key_id + "&client_secret=" + alice.secret,
+                                  {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(token.status, 200) << token.body;
+  const std::size_t token_at = token.body.find("\"access_token\":\"") + 16;
+  const std::map<std::string, std::string> with_token = {{"BOURSE_URL", env.at("BOURSE_URL")},
+                                                         {"BOURSE_TOKEN", token.body.substr(token_at, token.body.find('"', token_at) - token_at)}};
+  out.clear();
+  EXPECT_EQ(run_bourse({"balances"}, &out, with_token), 0) << out;
+  EXPECT_NE(out.find("\"asset\":\"USD\""), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_bourse({"tail", "orders", "--count", "2"}, &out, with_token), 0) << out;
+  EXPECT_NE(out.find("\"username\":\"alice\""), std::string::npos) << out;
 }
 
 }  // namespace
