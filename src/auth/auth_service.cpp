@@ -40,6 +40,14 @@ bool ip_allowed(const std::string& allowlist, std::string_view ip) {
   return false;
 }
 
+AuthOutcome allow(Principal principal) {
+  AuthOutcome ok;
+  ok.ok = true;
+  ok.status = 200;
+  ok.principal = std::move(principal);
+  return ok;
+}
+
 AuthOutcome deny(int status, std::string code, std::string detail) {
   AuthOutcome o;
   o.status = status;
@@ -49,6 +57,14 @@ AuthOutcome deny(int status, std::string code, std::string detail) {
 }
 
 }  // namespace
+
+bool valid_username(std::string_view u) {
+  if (u.size() < 3 || u.size() > 32) return false;
+  for (char c : u) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
+  }
+  return true;
+}
 
 std::string scopes_text(uint32_t scopes) {
   std::string out;
@@ -155,12 +171,12 @@ AuthOutcome AuthService::authenticate_key_secret(std::string_view key_id, std::s
   if (!ip_allowed(key.record.ip_allowlist, remote_ip)) {
     return deny(403, "IP_NOT_ALLOWED", "this API key may not be used from this address");
   }
-  AuthOutcome ok;
-  ok.ok = true;
-  ok.status = 200;
-  ok.principal = Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id,
-                           CredentialKind::kApiKey};
-  return ok;
+  return allow_key(key);
+}
+
+AuthOutcome AuthService::allow_key(const CachedKey& key) {
+  return allow(Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id,
+                         CredentialKind::kApiKey});
 }
 
 bool AuthService::key_live(const std::string& key_id) const {
@@ -199,12 +215,7 @@ AuthOutcome AuthService::verify_signature(const SignedRequest& r) {
   if (!remember_signature(*r.signature, ts + window)) {
     return deny(401, "REPLAYED_REQUEST", "this exact signed request was already received");
   }
-  AuthOutcome ok;
-  ok.ok = true;
-  ok.status = 200;
-  ok.principal = Principal{key.user.id, key.user.username, key.user.role, key.record.scopes, key.record.key_id,
-                           CredentialKind::kApiKey};
-  return ok;
+  return allow_key(key);
 }
 
 AuthOutcome AuthService::verify_basic(const SignedRequest& r) {
@@ -215,12 +226,8 @@ AuthOutcome AuthService::verify_basic(const SignedRequest& r) {
   if (colon == std::string::npos) return deny(401, "UNAUTHENTICATED", "malformed Basic credentials");
   const auto user = check_password(std::string_view(*decoded).substr(0, colon), std::string_view(*decoded).substr(colon + 1));
   if (!user) return deny(401, "UNAUTHENTICATED", "wrong username or password");
-  AuthOutcome ok;
-  ok.ok = true;
-  ok.status = 200;
   // A password session may manage keys and read; it does not trade (use a key or a token).
-  ok.principal = Principal{user->id, user->username, user->role, kScopeRead, "", CredentialKind::kPassword};
-  return ok;
+  return allow(Principal{user->id, user->username, user->role, kScopeRead, "", CredentialKind::kPassword});
 }
 
 bool AuthService::remember_signature(const std::string& signature, int64_t expires_ms) {

@@ -27,6 +27,8 @@ enum Scope : uint32_t { kScopeRead = 1, kScopeTrade = 2, kScopeTransfer = 4, kSc
 constexpr uint32_t kAllScopes = kScopeRead | kScopeTrade | kScopeTransfer | kScopeAdmin;
 
 std::string scopes_text(uint32_t scopes);  // "read,trade"
+// User names: 3..32 characters of a-z, 0-9, '_', '.', '-'.
+bool valid_username(std::string_view name);
 // Parses a list of scope names; false on an unknown name.
 bool parse_scope_list(const std::vector<std::string>& names, uint32_t* scopes);
 
@@ -122,6 +124,7 @@ class AuthService {
     std::string secret;
     store::UserRecord user;
   };
+  static AuthOutcome allow_key(const CachedKey& key);
   AuthOutcome verify_signature(const SignedRequest& r);
   AuthOutcome verify_basic(const SignedRequest& r);
   bool remember_signature(const std::string& signature, int64_t expires_ms);

@@ -66,14 +66,6 @@ bool contains_word(std::string_view list, std::string_view word) {
   return false;
 }
 
-bool valid_username(std::string_view u) {
-  if (u.size() < 3 || u.size() > 32) return false;
-  for (char c : u) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
-  }
-  return true;
-}
-
 // Client credentials from "Authorization: Basic base64(urlencode(id):urlencode(secret))".
 bool parse_basic_client(const std::string& header, std::string* id, std::string* secret) {
   if (!header.starts_with("Basic ")) return false;

@@ -36,14 +36,6 @@ const Event* find_event(const CommandOutcome& o, EventType type) {
   return nullptr;
 }
 
-bool valid_username(std::string_view u) {
-  if (u.size() < 3 || u.size() > 32) return false;
-  for (char c : u) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
-  }
-  return true;
-}
-
 bool valid_client_order_id(std::string_view id) {
   if (id.empty() || id.size() > ClientOrderId::capacity()) return false;
   for (char c : id) {
@@ -256,7 +248,7 @@ void RestApi::post_users(const std::shared_ptr<Call>& call) {
   std::string username, password;
   body.string("username", &username, true);
   body.string("password", &password, true);
-  if (body.ok() && !valid_username(username)) {
+  if (body.ok() && !auth::valid_username(username)) {
     body.fail(422, "INVALID_USERNAME", "username: 3..32 characters of a-z, 0-9, '_', '.', '-'");
   }
   if (body.ok() && (password.size() < 10 || password.size() > 128)) {
