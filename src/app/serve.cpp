@@ -301,6 +301,11 @@ int run_serve(const ServeConfig& config) {
                     [&service] { return static_cast<double>(service->queue_depth()); });
   metrics.add_gauge("bourse_engine_durable_seq", "Highest journal sequence number on disk.",
                     [&service] { return static_cast<double>(service->durable_seq()); });
+  // History lags the journal by design; a stalled projector must be visible.
+  metrics.add_gauge("bourse_history_projected_seq", "Journal seq the order/fill/ledger history is complete to.",
+                    [&history] { return static_cast<double>(history.projected_seq()); });
+  metrics.add_gauge("bourse_history_stalled", "1 when history projection stopped (it catches up at the next start).",
+                    [&history] { return history.stalled() ? 1.0 : 0.0; });
   if (!server.listen(&error)) {
     std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
     service->stop();

@@ -222,6 +222,9 @@ TEST_F(ServeTrading, HistorySurvivesACrashAndRebuildsFromTheJournal) {
   auto orders = history(*bob_, "orders", "/orders");
   EXPECT_EQ(Json(orders.body).i("/orders/0/id"), bob_order);
   EXPECT_EQ(Json(orders.body).s("/orders/0/status"), "PARTIALLY_FILLED");
+  const std::string metrics = HttpClient(server_->port()).get("/metrics").body;
+  EXPECT_NE(metrics.find("bourse_history_stalled 0"), std::string::npos) << metrics.substr(0, 2000);
+  EXPECT_NE(metrics.find("bourse_history_projected_seq"), std::string::npos);
   auto ledger = history(*alice_, "ledger", "/entries");
   ASSERT_EQ(ledger.status, 200) << ledger.body;
   EXPECT_GT(Json(ledger.body).size("/entries"), 0u);
