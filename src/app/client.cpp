@@ -2,9 +2,13 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,30 +24,75 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 struct Endpoint {
   std::string host = "127.0.0.1";
   std::string port = "8080";
+  bool tls = false;
 };
+
+constexpr const char* kUrlHelp = "bourse: BOURSE_URL must look like http://HOST:PORT or https://HOST:PORT\n";
 
 bool parse_url(Endpoint* e) {
   const char* url = std::getenv("BOURSE_URL");
   if (!url) return true;
   std::string s(url);
-  if (s.rfind("http://", 0) == 0) s = s.substr(7);
-  else if (s.rfind("ws://", 0) == 0) s = s.substr(5);
-  else return false;  // TLS endpoints: not yet
+  bool known = false;
+  for (const auto& [scheme, tls] : {std::pair{"http://", false}, std::pair{"ws://", false},
+                                    std::pair{"https://", true}, std::pair{"wss://", true}}) {
+    if (s.rfind(scheme, 0) == 0) {
+      s = s.substr(std::string_view(scheme).size());
+      e->tls = tls;
+      known = true;
+      break;
+    }
+  }
+  if (!known) return false;
   while (!s.empty() && s.back() == '/') s.pop_back();
   const std::size_t colon = s.rfind(':');
-  if (colon == std::string::npos) {
+  if (colon == std::string::npos || s.back() == ']') {
     e->host = s;
-    e->port = "80";
+    e->port = e->tls ? "443" : "80";
   } else {
     e->host = s.substr(0, colon);
     e->port = s.substr(colon + 1);
   }
+  if (e->host.size() > 2 && e->host.front() == '[' && e->host.back() == ']') e->host = e->host.substr(1, e->host.size() - 2);
   return !e->host.empty();
+}
+
+// Verifies the server's certificate against BOURSE_CA_FILE (a PEM bundle,
+// e.g. a self-signed certificate) or the system's trust store, and its name
+// or IP address against the URL's host.
+bool tls_context(ssl::context* ctx, std::string* error) {
+  ctx->set_verify_mode(ssl::verify_peer);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  if (const char* ca = std::getenv("BOURSE_CA_FILE")) {
+    ctx->load_verify_file(ca, ec);
+  } else {
+    ctx->set_default_verify_paths(ec);
+  }
+  if (ec) *error = "trust store: " + ec.message();
+  return !ec;
+}
+
+// Connects a TLS stream: SNI (for names), host check, handshake.
+void connect_tls(TlsStream& stream, const Endpoint& e, const tcp::resolver::results_type& addresses,
+                 beast::error_code& ec) {
+  beast::get_lowest_layer(stream).connect(addresses, ec);
+  if (ec) return;
+  beast::error_code not_ip;
+  net::ip::make_address(e.host, not_ip);
+  if (not_ip) {  // SNI (SSL_set_tlsext_host_name, without its C-style cast)
+    SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(e.host.c_str()));
+  }
+  stream.set_verify_callback(ssl::host_name_verification(e.host));
+  stream.handshake(ssl::stream_base::client, ec);
 }
 
 std::string now_ms() {
@@ -71,7 +120,7 @@ bool credentials(std::string* key, std::string* secret) {
 int run_client_request(const ClientRequest& r) {
   Endpoint e;
   if (!parse_url(&e)) {
-    std::fprintf(stderr, "bourse: BOURSE_URL must look like http://HOST:PORT\n");
+    std::fprintf(stderr, "%s", kUrlHelp);
     return 2;
   }
   http::request<http::string_body> req{http::string_to_verb(r.method), r.target, 11};
@@ -95,15 +144,30 @@ int run_client_request(const ClientRequest& r) {
   req.body() = r.body;
   req.prepare_payload();
   net::io_context ioc;
-  beast::tcp_stream stream(ioc);
+  ssl::context ctx(ssl::context::tls_client);
+  std::string tls_error;
+  if (e.tls && !tls_context(&ctx, &tls_error)) {
+    std::fprintf(stderr, "bourse: %s\n", tls_error.c_str());
+    return 2;
+  }
   beast::error_code ec;
   tcp::resolver resolver(ioc);
   const auto addresses = resolver.resolve(e.host, e.port, ec);
-  if (!ec) stream.connect(addresses, ec);
-  if (!ec) http::write(stream, req, ec);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  if (!ec) http::read(stream, buffer, res, ec);
+  auto exchange = [&](auto& stream) {
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  };
+  if (e.tls) {
+    TlsStream stream(ioc, ctx);
+    if (!ec) connect_tls(stream, e, addresses, ec);
+    exchange(stream);
+  } else {
+    beast::tcp_stream stream(ioc);
+    if (!ec) stream.connect(addresses, ec);
+    exchange(stream);
+  }
   if (ec) {
     std::fprintf(stderr, "bourse: %s:%s: %s\n", e.host.c_str(), e.port.c_str(), ec.message().c_str());
     return 2;
@@ -112,23 +176,11 @@ int run_client_request(const ClientRequest& r) {
   return res.result_int() < 300 ? 0 : 1;
 }
 
-int run_tail(const std::vector<std::string>& channels, int max_messages) {
-  Endpoint e;
-  if (!parse_url(&e)) {
-    std::fprintf(stderr, "bourse: BOURSE_URL must look like http://HOST:PORT\n");
-    return 2;
-  }
-  net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws(ioc);
-  beast::error_code ec;
-  tcp::resolver resolver(ioc);
-  const auto addresses = resolver.resolve(e.host, e.port, ec);
-  if (!ec) beast::get_lowest_layer(ws).connect(addresses, ec);
-  if (!ec) ws.handshake(e.host, "/v1/ws", ec);
-  if (ec) {
-    std::fprintf(stderr, "bourse tail: %s:%s: %s\n", e.host.c_str(), e.port.c_str(), ec.message().c_str());
-    return 2;
-  }
+namespace {
+
+// The tail loop over a connected, upgraded WebSocket (plain or TLS).
+template <class Ws>
+int tail_messages(Ws& ws, const std::vector<std::string>& channels, int max_messages) {
   ws.read_message_max(64u << 20);
   std::string key, secret;
   if (const std::string token = bearer_token(); !token.empty()) {
@@ -143,6 +195,7 @@ int run_tail(const std::vector<std::string>& channels, int max_messages) {
   for (const std::string& c : channels) list += (list.empty() ? "\"" : ",\"") + c + "\"";
   ws.write(net::buffer(R"({"op":"subscribe","id":"tail","channels":[)" + list + "]}"));
   beast::flat_buffer buffer;
+  beast::error_code ec;
   for (int n = 0; max_messages == 0 || n < max_messages; ++n) {
     ws.read(buffer, ec);
     if (ec) {
@@ -157,6 +210,40 @@ int run_tail(const std::vector<std::string>& channels, int max_messages) {
     buffer.consume(buffer.size());
   }
   return 0;
+}
+
+}  // namespace
+
+int run_tail(const std::vector<std::string>& channels, int max_messages) {
+  Endpoint e;
+  if (!parse_url(&e)) {
+    std::fprintf(stderr, "%s", kUrlHelp);
+    return 2;
+  }
+  net::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  std::string tls_error;
+  if (e.tls && !tls_context(&ctx, &tls_error)) {
+    std::fprintf(stderr, "bourse tail: %s\n", tls_error.c_str());
+    return 2;
+  }
+  beast::error_code ec;
+  tcp::resolver resolver(ioc);
+  const auto addresses = resolver.resolve(e.host, e.port, ec);
+  auto fail = [&] {
+    std::fprintf(stderr, "bourse tail: %s:%s: %s\n", e.host.c_str(), e.port.c_str(), ec.message().c_str());
+    return 2;
+  };
+  if (e.tls) {
+    websocket::stream<TlsStream> ws(ioc, ctx);
+    if (!ec) connect_tls(ws.next_layer(), e, addresses, ec);
+    if (!ec) ws.handshake(e.host, "/v1/ws", ec);
+    return ec ? fail() : tail_messages(ws, channels, max_messages);
+  }
+  websocket::stream<beast::tcp_stream> ws(ioc);
+  if (!ec) beast::get_lowest_layer(ws).connect(addresses, ec);
+  if (!ec) ws.handshake(e.host, "/v1/ws", ec);
+  return ec ? fail() : tail_messages(ws, channels, max_messages);
 }
 
 }  // namespace bourse::app

@@ -130,6 +130,8 @@ int main(int argc, char** argv) {
   auto* durability_opt = serve_cmd->add_option("--durability", serve.durability, "fsync | async (env BOURSE_DURABILITY)")->capture_default_str();
   auto* simulate_opt = serve_cmd->add_flag("--simulate", serve.simulate, "run a simulated market maker (env BOURSE_SIMULATE)");
   auto* rate_opt = serve_cmd->add_option("--simulate-rate", serve.simulate_rate, "simulated orders per second")->capture_default_str();
+  auto* tls_cert_opt = serve_cmd->add_option("--tls-cert", serve.tls_cert_file, "PEM certificate chain: serve HTTPS/WSS only (env BOURSE_TLS_CERT)");
+  auto* tls_key_opt = serve_cmd->add_option("--tls-key", serve.tls_key_file, "PEM private key of --tls-cert (env BOURSE_TLS_KEY)");
 
   // --- the command-line client (signed REST and WebSocket, like any user) ---
   const char* client_note = " (BOURSE_URL, BOURSE_API_KEY and BOURSE_API_SECRET, or BOURSE_TOKEN)";
@@ -289,6 +291,8 @@ int main(int argc, char** argv) {
     if (durability_opt->count()) serve.durability = flags.durability;
     if (simulate_opt->count()) serve.simulate = flags.simulate;
     if (rate_opt->count()) serve.simulate_rate = flags.simulate_rate;
+    if (tls_cert_opt->count()) serve.tls_cert_file = flags.tls_cert_file;
+    if (tls_key_opt->count()) serve.tls_key_file = flags.tls_key_file;
     return app::run_serve(serve);
   }
   if (replay_cmd->parsed()) return run_replay(replay_dir, from_scratch, verify);

@@ -126,9 +126,16 @@ void create_demo_client(store::Store& store, Clock& clock) {
   store.put_oauth_client(c);
 }
 
+// http(s)://host:port, as clients reach this server.
+std::string base_url(const ServeConfig& config, const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return std::string(config.tls_cert_file.empty() ? "http://" : "https://") + (v6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
 bool oauth_config_of(const ServeConfig& config, const std::string& host, uint16_t port, auth::OAuthConfig* out,
                      std::string* error) {
-  out->issuer = config.oauth_issuer.empty() ? "http://" + host + ":" + std::to_string(port) : config.oauth_issuer;
+  out->issuer = config.oauth_issuer.empty() ? base_url(config, host, port) : config.oauth_issuer;
   out->audience = config.oauth_audience;
   out->access_token_ttl_s = config.oauth_access_ttl_s;
   out->refresh_token_ttl_s = config.oauth_refresh_ttl_s;
@@ -267,6 +274,10 @@ int run_serve(const ServeConfig& config) {
   limits.orders_per_account = {config.orders_per_second, config.orders_burst};
   gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get(), &oauth},
                        limits);
+  // Keyed requests from before this start (history caught up above), so
+  // their retries are answered rather than executed a second time.
+  api.load_idempotency(store->recent_idempotency(clock.now() / 1'000'000 - store::kIdempotencyTtlMs,
+                                                 gateway::IdempotencyCache::kMaxEntries));
   gateway::WsContext ws;
   ws.hub = &hub;
   ws.api = &api;
@@ -288,6 +299,8 @@ int run_serve(const ServeConfig& config) {
   ho.request_timeout_ms = config.request_timeout_ms;
   ho.idle_timeout_ms = config.idle_timeout_ms;
   ho.max_connections = config.max_connections;
+  ho.tls_cert_file = config.tls_cert_file;
+  ho.tls_key_file = config.tls_key_file;
   gateway::HttpServer server(
       ho, [&api](gateway::HttpRequest&& r, gateway::Responder respond) { api.handle(std::move(r), std::move(respond)); },
       [&api](int status, std::string_view code, std::string_view detail) {
@@ -312,11 +325,12 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
   // With port 0 the real port is known only now; nothing has been served yet.
-  if (config.oauth_issuer.empty()) oauth.set_issuer("http://" + host + ":" + std::to_string(server.port()));
+  if (config.oauth_issuer.empty()) oauth.set_issuer(base_url(config, host, server.port()));
   server.start();
 
-  std::printf("bourse serve: listening on http://%s:%u (data %s, %s durability, %d I/O threads)\n", host.c_str(),
-              server.port(), config.data_dir.c_str(), config.durability.c_str(), ho.io_threads);
+  const std::string url = base_url(config, host, server.port());
+  std::printf("bourse serve: listening on %s (data %s, %s durability, %d I/O threads)\n", url.c_str(),
+              config.data_dir.c_str(), config.durability.c_str(), ho.io_threads);
   std::printf("  %s market at seq %llu; instruments:", fresh ? "new demo" : "recovered",
               static_cast<unsigned long long>(service->durable_seq()));
   std::vector<InstrumentSpec> specs;
@@ -329,8 +343,8 @@ int run_serve(const ServeConfig& config) {
   std::printf("\n");
   print_demo_keys(*store, auth);
   std::printf("  demo OAuth client %s (public, PKCE): redirect %s\n", kDemoClientId, kDemoRedirect);
-  std::printf("  try: curl http://%s:%u/v1/ticker   (signing: docs/authentication.md; CLI: bourse order --help)\n",
-              host.c_str(), server.port());
+  std::printf("  try: curl %s%s/v1/ticker   (signing: docs/authentication.md; CLI: bourse order --help)\n",
+              ho.tls_cert_file.empty() ? "" : "--cacert CA.pem ", url.c_str());
   std::fflush(stdout);
 
   std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service);

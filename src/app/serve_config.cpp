@@ -45,6 +45,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                                    "idle_timeout_ms", "max_connections"};
   static const std::set<std::string> kOauth = {"issuer", "audience", "access_token_ttl_s", "refresh_token_ttl_s",
                                                "issuers"};
+  static const std::set<std::string> kTls = {"cert_file", "key_file"};
   static const std::set<std::string> kIssuer = {"issuer", "audience", "jwks_file", "scopes", "username_claim"};
   static const std::set<std::string> kLimits = {"ip_per_second", "ip_burst", "user_per_second", "user_burst",
                                                 "orders_per_second", "orders_burst"};
@@ -52,7 +53,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
     const std::string k(key.str());
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
-                                         : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth : nullptr;
+                                         : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
+                                         : k == "tls" ? &kTls : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -89,6 +91,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("server", "request_timeout_ms", &c->request_timeout_ms);
   get_int("server", "idle_timeout_ms", &c->idle_timeout_ms);
   get_int("server", "drain_ms", &c->drain_ms);
+  get_string("tls", "cert_file", &c->tls_cert_file);
+  get_string("tls", "key_file", &c->tls_key_file);
   get_string("engine", "data_dir", &c->data_dir);
   get_string("engine", "durability", &c->durability);
   get_int("engine", "snapshot_every", &c->snapshot_every);
@@ -164,6 +168,8 @@ bool apply_environment(ServeConfig* c, std::string* error) {
   if (const char* v = env("BOURSE_LISTEN")) c->listen = v;
   if (const char* v = env("BOURSE_DATA_DIR")) c->data_dir = v;
   if (const char* v = env("BOURSE_DURABILITY")) c->durability = v;
+  if (const char* v = env("BOURSE_TLS_CERT")) c->tls_cert_file = v;
+  if (const char* v = env("BOURSE_TLS_KEY")) c->tls_key_file = v;
   if (const char* v = env("BOURSE_IO_THREADS"); v && !parse_int(v, &c->io_threads)) {
     *error = "BOURSE_IO_THREADS must be an integer";
     return false;
@@ -185,6 +191,10 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
   if (c.durability != "fsync" && c.durability != "async") {
     *error = "durability must be fsync or async";
+    return false;
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    *error = "tls: set both cert_file and key_file (or neither)";
     return false;
   }
   if (c.io_threads < 0 || c.io_threads > 256) {

@@ -35,6 +35,9 @@ struct ServeConfig {
   int idle_timeout_ms = 60'000;
   int max_connections = 10'000;
   int drain_ms = 10'000;                  // graceful shutdown: wait this long for in-flight requests
+  // TLS ([tls]): both set, the port speaks HTTPS and WSS only.
+  std::string tls_cert_file;              // PEM chain, leaf first
+  std::string tls_key_file;               // PEM private key
   std::size_t engine_queue = 1u << 14;    // commands waiting for the engine before 503
   // WebSocket sessions (docs/websocket.md).
   std::size_t ws_max_message_bytes = 16 * 1024;
@@ -58,7 +61,7 @@ struct ServeConfig {
 // bad syntax, an unknown key or a value of the wrong type.
 bool load_config_file(const std::string& path, ServeConfig* config, std::string* error);
 // Applies BOURSE_LISTEN, BOURSE_DATA_DIR, BOURSE_IO_THREADS, BOURSE_DURABILITY,
-// BOURSE_SIMULATE. False with *error on a malformed value.
+// BOURSE_SIMULATE, BOURSE_TLS_CERT, BOURSE_TLS_KEY. False with *error on a malformed value.
 bool apply_environment(ServeConfig* config, std::string* error);
 // Checks ranges and splits listen into host and port.
 bool validate_config(const ServeConfig& config, std::string* host, uint16_t* port, std::string* error);

@@ -224,7 +224,15 @@ AuthOutcome AuthService::verify_basic(const SignedRequest& r) {
   const auto decoded = base64_decode(a.substr(6));
   const std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
   if (colon == std::string::npos) return deny(401, "UNAUTHENTICATED", "malformed Basic credentials");
-  const auto user = check_password(std::string_view(*decoded).substr(0, colon), std::string_view(*decoded).substr(colon + 1));
+  const auto check = check_password(std::string_view(*decoded).substr(0, colon), std::string_view(*decoded).substr(colon + 1));
+  if (check.locked_ms > 0) {
+    AuthOutcome o = deny(429, "SIGN_IN_LOCKED",
+                         "too many wrong passwords for this user; retry in " +
+                             std::to_string((check.locked_ms + 999) / 1000) + " s (API keys and tokens still work)");
+    o.retry_after_s = (check.locked_ms + 999) / 1000;
+    return o;
+  }
+  const auto& user = check.user;
   if (!user) return deny(401, "UNAUTHENTICATED", "wrong username or password");
   // A password session may manage keys and read; it does not trade (use a key or a token).
   return allow(Principal{user->id, user->username, user->role, kScopeRead, "", CredentialKind::kPassword});
@@ -275,12 +283,52 @@ bool AuthService::revoke(uint32_t user_id, const std::string& key_id) {
   return true;
 }
 
-std::optional<store::UserRecord> AuthService::check_password(std::string_view username, std::string_view password) {
+AuthService::PasswordCheck AuthService::check_password(std::string_view username, std::string_view password) {
+  const std::string name(username.substr(0, 256));
+  {
+    // Reserve the attempt before the (slow) check, so that concurrent
+    // guesses cannot all pass before the first failure is counted: for one
+    // name, failures + checks running stays within kFreeFailures (one check
+    // at a time once the limit is reached).
+    std::lock_guard lock(sign_in_mutex_);
+    const int64_t now = clock_.now() / 1'000'000;
+    if (sign_in_failures_.size() >= kMaxThrottledNames) {
+      std::erase_if(sign_in_failures_, [&](const auto& kv) {
+        return kv.second.in_flight == 0 && kv.second.locked_until_ms <= now &&
+               kv.second.last_ms < now - kFailureWindowMs;
+      });
+    }
+    auto it = sign_in_failures_.find(name);
+    if (it == sign_in_failures_.end()) {
+      // Full of live entries: refuse briefly rather than check untracked.
+      if (sign_in_failures_.size() >= kMaxThrottledNames) return PasswordCheck{std::nullopt, 1'000};
+      it = sign_in_failures_.emplace(name, SignInFailures{}).first;
+    }
+    SignInFailures& f = it->second;
+    if (f.locked_until_ms > now) return PasswordCheck{std::nullopt, f.locked_until_ms - now};
+    if (f.last_ms < now - kFailureWindowMs) f.count = 0;
+    if (f.in_flight > 0 && f.count + f.in_flight >= kFreeFailures) return PasswordCheck{std::nullopt, 1'000};
+    ++f.in_flight;
+  }
   auto user = store_.user_by_name(username);
   // Same argon2 cost for unknown users: no timing oracle for user names.
   const bool ok = verify_password(user ? user->password_hash : dummy_hash_, password);
-  if (!user || !ok) return std::nullopt;
-  return user;
+  std::lock_guard lock(sign_in_mutex_);
+  const int64_t now = clock_.now() / 1'000'000;
+  SignInFailures& f = sign_in_failures_[name];  // reserved above, so present
+  --f.in_flight;
+  if (user && ok) {
+    if (f.in_flight == 0) sign_in_failures_.erase(name);
+    else f = SignInFailures{0, f.in_flight, 0, 0};
+    return PasswordCheck{std::move(user), 0};
+  }
+  f.count += 1;
+  f.last_ms = now;
+  if (f.count >= kFreeFailures) {
+    const int doublings = std::min(f.count - kFreeFailures, 10);
+    f.locked_until_ms = now + std::min(kMaxLockMs, kFirstLockMs << doublings);
+  }
+  return PasswordCheck{};
 }
 
 }  // namespace bourse::auth

@@ -47,9 +47,11 @@ struct Principal {
 
 struct AuthOutcome {
   bool ok = false;
-  int status = 401;      // 401 or 403 when !ok
-  std::string code;      // UNAUTHENTICATED, INVALID_SIGNATURE, TIMESTAMP_OUT_OF_WINDOW, REPLAYED_REQUEST, IP_NOT_ALLOWED
+  int status = 401;      // 401, 403 or 429 (SIGN_IN_LOCKED) when !ok
+  std::string code;      // UNAUTHENTICATED, INVALID_SIGNATURE, TIMESTAMP_OUT_OF_WINDOW, REPLAYED_REQUEST, IP_NOT_ALLOWED,
+                         // SIGN_IN_LOCKED
   std::string detail;
+  int64_t retry_after_s = 0;  // SIGN_IN_LOCKED: Retry-After
   Principal principal;
 };
 
@@ -113,7 +115,21 @@ class AuthService {
   std::optional<std::string> secret_of(const std::string& key_id) const;
   bool revoke(uint32_t user_id, const std::string& key_id);
   // Password check with the same cost whether or not the user exists.
-  std::optional<store::UserRecord> check_password(std::string_view username, std::string_view password);
+  // Sign-in throttle, per user name (known or not): after kFreeFailures
+  // wrong passwords within kFailureWindowMs, further attempts are refused
+  // without a check for 30 s, doubling per failure up to kMaxLockMs. API
+  // keys and tokens are unaffected, so a locked user's bots keep trading.
+  struct PasswordCheck {
+    std::optional<store::UserRecord> user;
+    int64_t locked_ms = 0;  // > 0: refused unchecked; retry after this long
+    explicit operator bool() const { return user.has_value(); }
+  };
+  static constexpr int kFreeFailures = 5;
+  static constexpr int64_t kFailureWindowMs = 15 * 60 * 1000;
+  static constexpr int64_t kFirstLockMs = 30'000;
+  static constexpr int64_t kMaxLockMs = 15 * 60 * 1000;
+  static constexpr std::size_t kMaxThrottledNames = 100'000;
+  PasswordCheck check_password(std::string_view username, std::string_view password);
 
   // Reads DATA_DIR/master.key, creating 32 random bytes (mode 0600) if absent.
   static bool load_master_key(const std::string& path, std::string* key, std::string* error);
@@ -139,6 +155,14 @@ class AuthService {
   std::mutex replay_mutex_;
   std::unordered_map<std::string, int64_t> seen_signatures_;  // signature → expiry (ms)
   uint64_t inserts_since_purge_ = 0;
+  struct SignInFailures {
+    int count = 0;
+    int in_flight = 0;  // checks running now
+    int64_t last_ms = 0;
+    int64_t locked_until_ms = 0;
+  };
+  std::mutex sign_in_mutex_;
+  std::unordered_map<std::string, SignInFailures> sign_in_failures_;  // by user name
 };
 
 }  // namespace bourse::auth

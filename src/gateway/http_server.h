@@ -12,6 +12,10 @@
 // the keep-alive idle time, and the number of open connections (new ones are
 // closed at once beyond it). Malformed HTTP gets 400 and the connection closes;
 // no input stops the server.
+//
+// TLS (optional): the first bytes of each connection decide; a ClientHello
+// goes through the handshake (within the request timeout), anything else is
+// answered 400 TLS_REQUIRED. WebSocket upgrades keep the TLS stream.
 #pragma once
 
 #include <atomic>
@@ -34,6 +38,10 @@ struct HttpServerOptions {
   int request_timeout_ms = 10'000;  // from first byte to complete request
   int idle_timeout_ms = 60'000;     // keep-alive connection with no request
   int max_connections = 10'000;
+  // Both set: the port speaks TLS 1.2+ only (PEM files; the chain file
+  // holds the leaf certificate first). Plain HTTP on it gets 400 TLS_REQUIRED.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   WsContext* websocket = nullptr;  // non-null: GET /v1/ws upgrades to a WebSocket session
 };
 
@@ -50,6 +58,7 @@ class HttpServer {
   // Binds and listens; false with *error on failure (port in use, ...).
   bool listen(std::string* error);
   uint16_t port() const;
+  bool tls() const;
   void start();
   // Stops accepting, lets in-flight requests finish (up to `drain_ms`),
   // closes idle connections, then stops the I/O threads.

@@ -6,6 +6,14 @@
 //
 // Scope: per account, 24 hours, at most kMaxEntries (oldest evicted first).
 // Threads: any; one mutex (held for map operations only).
+//
+// Across restarts: a request with a key carries the key's tag (tag_of) and a
+// 16-bit request fingerprint in its engine command's header, so the journal
+// records them with the command; the history projector turns them into
+// store::IdempotencyRow outcomes, which load_durable() takes at start. A
+// retry of a request from before the restart is answered from that outcome
+// (kReplayDurable), never executed again; a different request with the same
+// key is a conflict (to 1 in 65,536, the fingerprint's width).
 #pragma once
 
 #include <cstdint>
@@ -14,13 +22,16 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "store/store.h"
 
 namespace bourse::gateway {
 
 class IdempotencyCache {
  public:
   static constexpr std::size_t kMaxEntries = 200'000;
-  static constexpr int64_t kTtlMs = 24 * 3600 * 1000;
+  static constexpr int64_t kTtlMs = store::kIdempotencyTtlMs;
   static constexpr std::size_t kMaxKeyLength = 64;
 
   struct Stored {
@@ -28,10 +39,20 @@ class IdempotencyCache {
     std::string body;
     std::string content_type;
   };
-  enum class Begin { kProceed, kReplay, kConflictDifferentRequest, kConflictInProgress };
+  enum class Begin { kProceed, kReplay, kReplayDurable, kConflictDifferentRequest, kConflictInProgress };
 
-  // kReplay fills *stored.
-  Begin begin(uint32_t account, const std::string& key, const std::string& fingerprint, int64_t now_ms, Stored* stored);
+  // The key's identity in the journal: never 0 (0 means "no key").
+  static uint64_t tag_of(uint32_t account, const std::string& key);
+  // The low 16 bits of the request fingerprint (hex SHA-256).
+  static uint16_t fingerprint16(const std::string& fingerprint);
+
+  // Outcomes of keyed commands from before this process started (newest
+  // first, at most kMaxEntries kept).
+  void load_durable(std::vector<store::IdempotencyRow> rows);
+
+  // kReplay fills *stored; kReplayDurable fills *durable.
+  Begin begin(uint32_t account, const std::string& key, const std::string& fingerprint, int64_t now_ms, Stored* stored,
+              store::IdempotencyRow* durable = nullptr);
   void finish(uint32_t account, const std::string& key, Stored response);
   // The request failed before it reached the engine (e.g. validation): the
   // key may be used again.
@@ -49,6 +70,7 @@ class IdempotencyCache {
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::pair<int64_t, std::string>> by_age_;
+  std::unordered_map<uint64_t, store::IdempotencyRow> durable_;  // by tag; read-only after load
 };
 
 }  // namespace bourse::gateway

@@ -211,4 +211,29 @@ void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accou
   w.end_object();
 }
 
+accounts::OrderRecord order_record_of(const store::OrderHistoryRow& r) {
+  accounts::OrderRecord o;
+  o.id = OrderId{r.order_id};
+  o.account = AccountId{r.account};
+  o.instrument = InstrumentId{r.instrument};
+  o.side = static_cast<Side>(r.side);
+  o.type = static_cast<OrderType>(r.type);
+  o.tif = static_cast<TimeInForce>(r.tif);
+  o.post_only = r.post_only;
+  o.price = Price{r.price};
+  o.stop_price = Price{r.stop_price};
+  o.qty = Qty{r.qty};
+  o.filled = Qty{r.filled};
+  o.notional_filled = Amount{r.notional_filled};
+  o.fees = Amount{r.fees};
+  o.expire_at = r.expire_at;
+  o.client_order_id = ClientOrderId::from(r.client_order_id);
+  o.status = static_cast<accounts::OrderStatus>(r.status);
+  o.end_reason = r.end_reason;
+  o.created = r.created;
+  o.updated = r.updated;
+  return o;
+}
+
+
 }  // namespace bourse::gateway

@@ -9,6 +9,7 @@
 #include "gateway/json_writer.h"
 #include "accounts/account_read_model.h"
 #include "marketdata/market_view.h"
+#include "store/store.h"
 
 namespace bourse::gateway {
 
@@ -23,6 +24,8 @@ void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marke
 void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t);
 void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t);
 void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::OrderRecord& o);
+// An order as the history store keeps it, in the read model's form.
+accounts::OrderRecord order_record_of(const store::OrderHistoryRow& row);
 void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::FillRecord& f);
 
 }  // namespace bourse::gateway

@@ -39,6 +39,8 @@ struct Call {
   auth::RateDecision rate;           // the most specific bucket that applied (headers)
   int64_t weight = 1;                // the route's cost in rate-limit tokens
   std::string idempotency_key;       // set while an Idempotency-Key request runs
+  uint64_t idempotency_tag = 0;      // its journal identity (IdempotencyCache::tag_of), 0 without a key
+  uint16_t idempotency_fingerprint = 0;
   bool preauthenticated = false;     // WebSocket order entry: principal set by the session's login
   IdempotencyCache* idempotency = nullptr;
 
@@ -80,6 +82,10 @@ class RestApi {
                   std::string remote_ip, Responder respond);
   // The response for requests the transport refuses (413, 431, 400).
   HttpResponse transport_error(int status, std::string_view code, std::string_view detail);
+
+  // At start: outcomes of keyed commands from before the restart (the store's
+  // idempotency rows), so their retries are answered, not executed again.
+  void load_idempotency(std::vector<store::IdempotencyRow> rows) { idempotency_.load_durable(std::move(rows)); }
 
   // Shutdown: /readyz turns 503 so load balancers stop sending traffic.
   void set_draining() { draining_.store(true); }
@@ -127,6 +133,9 @@ class RestApi {
   void delete_orders(const std::shared_ptr<Call>& call);
   void get_fills(const std::shared_ptr<Call>& call);
   void reply_order(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, OrderId id, int status);
+  // A retry of a keyed request from before the restart: its recorded outcome
+  // (the order as it is now, the rejection, or the admin verdict).
+  void replay_durable(const std::shared_ptr<Call>& call, const store::IdempotencyRow& row);
   // Admin.
   void post_transfer(const std::shared_ptr<Call>& call, bool deposit);
   void post_instrument_status(const std::shared_ptr<Call>& call);

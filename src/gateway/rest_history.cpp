@@ -40,30 +40,6 @@ bool parse_history_cursor(const std::string& text, bool two_part, uint64_t* a, u
   return parse_hex(body.substr(0, dot), a) && parse_hex(body.substr(dot + 1), b);
 }
 
-accounts::OrderRecord record_of(const store::OrderHistoryRow& r) {
-  accounts::OrderRecord o;
-  o.id = OrderId{r.order_id};
-  o.account = AccountId{r.account};
-  o.instrument = InstrumentId{r.instrument};
-  o.side = static_cast<Side>(r.side);
-  o.type = static_cast<OrderType>(r.type);
-  o.tif = static_cast<TimeInForce>(r.tif);
-  o.post_only = r.post_only;
-  o.price = Price{r.price};
-  o.stop_price = Price{r.stop_price};
-  o.qty = Qty{r.qty};
-  o.filled = Qty{r.filled};
-  o.notional_filled = Amount{r.notional_filled};
-  o.fees = Amount{r.fees};
-  o.expire_at = r.expire_at;
-  o.client_order_id = ClientOrderId::from(r.client_order_id);
-  o.status = static_cast<accounts::OrderStatus>(r.status);
-  o.end_reason = r.end_reason;
-  o.created = r.created;
-  o.updated = r.updated;
-  return o;
-}
-
 }  // namespace
 
 #define BOURSE_BIND(fn) [this](const std::shared_ptr<Call>& c) { fn(c); }
@@ -111,7 +87,7 @@ void RestApi::get_history_orders(const std::shared_ptr<Call>& call) {
     JsonWriter w(&out);
     w.begin_object().key("orders").begin_array();
     for (const store::OrderHistoryRow& r : rows) {
-      if (const auto info = market_.instrument(InstrumentId{r.instrument})) render_order(w, *info, record_of(r));
+      if (const auto info = market_.instrument(InstrumentId{r.instrument})) render_order(w, *info, order_record_of(r));
     }
     w.end_array().key("next_cursor");
     if (rows.size() == q.limit) w.value(history_cursor(rows.back().order_id)); else w.null();

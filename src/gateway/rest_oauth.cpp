@@ -233,7 +233,14 @@ void RestApi::post_oauth_authorize(const std::shared_ptr<Call>& call) {
     }
     auto field = [&](const char* name) { return form.contains(name) ? form.at(name) : std::string(); };
     if (field("decision") != "allow") return call->reply(redirect_error(r, state, "access_denied", "the user declined"));
-    const auto user = services_.auth->check_password(field("username"), field("password"));
+    const auto check = services_.auth->check_password(field("username"), field("password"));
+    if (check.locked_ms > 0) {
+      return call->reply(authorize_page(r, form,
+                                        "Too many wrong passwords. Try again in " +
+                                            std::to_string((check.locked_ms + 999) / 1000) + " seconds.",
+                                        429));
+    }
+    const auto& user = check.user;
     if (!user) return call->reply(authorize_page(r, form, "Wrong username or password.", 401));
     uint32_t scopes = r.scopes;
     if (user->role != "admin") scopes &= ~auth::kScopeAdmin;  // a token never exceeds its user

@@ -149,6 +149,7 @@ void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t 
   if (!outcome.ok) {
     HttpResponse r = problem_response(Problem{outcome.status, outcome.code, outcome.detail}, call->request.request_id);
     if (outcome.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bourse-HMAC-SHA256, Basic realm=\"bourse\"");
+    if (outcome.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(outcome.retry_after_s));
     return call->reply(std::move(r));
   }
   call->principal = outcome.principal;
@@ -169,11 +170,17 @@ void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t 
       }
       const std::string fingerprint = auth::sha256_hex(call->request.method + " " + call->request.target + "\n" + call->request.body);
       IdempotencyCache::Stored stored;
-      switch (idempotency_.begin(call->principal.user_id, *key, fingerprint, clock_.now() / 1'000'000, &stored)) {
+      store::IdempotencyRow durable;
+      switch (idempotency_.begin(call->principal.user_id, *key, fingerprint, clock_.now() / 1'000'000, &stored,
+                                 &durable)) {
         case IdempotencyCache::Begin::kProceed:
           call->idempotency_key = *key;
           call->idempotency = &idempotency_;
+          call->idempotency_tag = IdempotencyCache::tag_of(call->principal.user_id, *key);
+          call->idempotency_fingerprint = IdempotencyCache::fingerprint16(fingerprint);
           break;
+        case IdempotencyCache::Begin::kReplayDurable:
+          return replay_durable(call, durable);
         case IdempotencyCache::Begin::kReplay: {
           HttpResponse r;
           r.status = stored.status;
@@ -195,7 +202,13 @@ void RestApi::finish_authentication(const std::shared_ptr<Call>& call, uint32_t 
 bool RestApi::submit(const std::shared_ptr<Call>& call, const Command& command,
                      std::function<void(const CommandOutcome&)> done) {
   auto* completion = new CallbackCompletion(std::move(done));
-  if (!engine_.submit(command, completion)) {
+  Command keyed = command;
+  if (call->idempotency_tag != 0) {
+    // The key travels with the command into the journal (see IdempotencyCache).
+    keyed.header.correlation = call->idempotency_tag;
+    keyed.header.source = call->idempotency_fingerprint;
+  }
+  if (!engine_.submit(keyed, completion)) {
     delete completion;
     HttpResponse r = problem_response(Problem{503, "OVERLOADED", "the engine queue is full; retry shortly"},
                                       call->request.request_id);
@@ -417,6 +430,55 @@ void RestApi::reply_order(const std::shared_ptr<Call>& call, const CommandOutcom
   JsonWriter w(&out);
   render_order(w, *info, *order);
   call->json(status, std::move(out));
+}
+
+void RestApi::replay_durable(const std::shared_ptr<Call>& call, const store::IdempotencyRow& row) {
+  auto replayed = [call](HttpResponse&& r) {
+    r.headers.emplace_back("Idempotent-Replayed", "true");
+    call->reply(std::move(r));
+  };
+  if (row.reject_reason != 0) {
+    return replayed(problem_response(problem_from_reject(static_cast<RejectReason>(row.reject_reason)),
+                                     call->request.request_id));
+  }
+  auto json = [](int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+  };
+  if (row.order_id == 0) {  // an admin command: its verdict, as reply_admin gave it
+    const auto type = static_cast<CommandType>(row.command);
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().field("status", "applied").field("seq", row.seq).end_object();
+    return replayed(json(type == CommandType::kAddAsset || type == CommandType::kAddInstrument ? 201 : 200,
+                         std::move(out)));
+  }
+  // The order as it is now: from memory while it is live or recently
+  // closed, else from the history store (off the I/O thread).
+  const AccountId account{call->principal.user_id};
+  if (const auto order = services_.accounts->order(account, OrderId{row.order_id})) {
+    if (const auto info = market_.instrument(order->instrument)) {
+      std::string out;
+      JsonWriter w(&out);
+      render_order(w, *info, *order);
+      return replayed(json(201, std::move(out)));
+    }
+  }
+  offload(call, [this, call, row, replayed, json] {
+    const auto history = services_.store->order_history_row(call->principal.user_id, row.order_id);
+    const auto info = history ? market_.instrument(InstrumentId{history->instrument}) : std::nullopt;
+    if (!history || !info) {
+      // Only a tag collision with another account's key can lead here.
+      return call->fail(409, "IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used for a different request");
+    }
+    std::string out;
+    JsonWriter w(&out);
+    render_order(w, *info, order_record_of(*history));
+    replayed(json(201, std::move(out)));
+  });
 }
 
 void RestApi::post_order(const std::shared_ptr<Call>& call) {

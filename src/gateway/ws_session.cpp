@@ -3,7 +3,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <simdjson.h>
 
 #include <deque>
@@ -43,10 +45,14 @@ std::string error_message(std::string_view id, std::string_view op, int status, 
   return out;
 }
 
-class WsSession final : public WsSubscriber, public WsClosable, public std::enable_shared_from_this<WsSession> {
+// NextLayer: beast::tcp_stream, or an ssl_stream over one (wss://).
+template <class NextLayer>
+class WsSession final : public WsSubscriber,
+                        public WsClosable,
+                        public std::enable_shared_from_this<WsSession<NextLayer>> {
  public:
-  WsSession(WsContext& context, tcp::socket&& socket)
-      : context_(context), ws_(std::move(socket)), id_(context.next_id.fetch_add(1)) {
+  WsSession(WsContext& context, NextLayer&& stream)
+      : context_(context), ws_(std::move(stream)), id_(context.next_id.fetch_add(1)) {
     beast::error_code ec;
     const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
     if (!ec) remote_ip_ = endpoint.address().to_string();
@@ -63,7 +69,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
   void run(http::request<http::string_body>&& request) {
     {
       std::lock_guard lock(context_.sessions_mutex);
-      context_.sessions[id_] = weak_from_this();
+      context_.sessions[id_] = this->weak_from_this();
     }
     context_.connections.fetch_add(1);
     beast::get_lowest_layer(ws_).expires_never();
@@ -76,7 +82,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "bourse"); }));
     upgrade_ = std::move(request);
-    ws_.async_accept(upgrade_, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(upgrade_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
   bool deliver(const SharedMessage& message) override {
@@ -87,7 +93,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
       if (queue_.size() >= context_.options.max_queued_messages) {
         closing_ = true;
         queue_.clear();
-        net::post(ws_.get_executor(), [self = shared_from_this()] {
+        net::post(ws_.get_executor(), [self = this->shared_from_this()] {
           self->close(websocket::close_code::policy_error, "slow consumer: send queue full");
         });
         return false;
@@ -95,12 +101,12 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
       queue_.push_back(message);
       if (!writing_) writing_ = start = true;
     }
-    if (start) net::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+    if (start) net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
     return true;
   }
 
   void close_going_away() override {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+    net::post(ws_.get_executor(), [self = this->shared_from_this()] {
       self->close(websocket::close_code::going_away, "server shutting down");
     });
   }
@@ -137,7 +143,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
   }
 
   void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -292,7 +298,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
         continue;
       }
       if (!subscribed_.insert(resolved[i]).second) continue;
-      context_.hub->subscribe(resolved[i], shared_from_this());
+      context_.hub->subscribe(resolved[i], this->shared_from_this());
       // After subscribing, the snapshot: diffs with a sequence at or below
       // the snapshot's are already in it (docs/websocket.md).
       if (names[i].rfind("book.", 0) == 0) send_book_snapshot(names[i]);
@@ -367,7 +373,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
       method = "DELETE", target = "/v1/orders";
       if (has_args && args["symbol"].get_string().get(symbol) == simdjson::SUCCESS) target += "?symbol=" + std::string(symbol);
     }
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     context_.api->execute_as(*principal_, method, target, std::move(body), remote_ip_,
                              [self, id, op](HttpResponse&& r) {
                                std::string out;
@@ -391,7 +397,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
       queue_.pop_front();
     }
     ws_.text(true);
-    ws_.async_write(net::buffer(*next), [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+    ws_.async_write(net::buffer(*next), [self = this->shared_from_this(), next](beast::error_code ec, std::size_t) {
       if (ec) return self->finish();
       self->write_next();
     });
@@ -405,7 +411,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
       closing_ = true;
     }
     websocket::close_reason why(code, reason);
-    ws_.async_close(why, [self = shared_from_this()](beast::error_code) { self->finish(); });
+    ws_.async_close(why, [self = this->shared_from_this()](beast::error_code) { self->finish(); });
   }
 
   // The connection is over (closed by either side, or failed).
@@ -430,7 +436,7 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
   }
 
   WsContext& context_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<NextLayer> ws_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> upgrade_;
   uint64_t id_;
@@ -449,8 +455,14 @@ class WsSession final : public WsSubscriber, public WsClosable, public std::enab
 
 }  // namespace
 
-void start_ws_session(WsContext& context, tcp::socket&& socket, http::request<http::string_body>&& request) {
-  std::make_shared<WsSession>(context, std::move(socket))->run(std::move(request));
+void start_ws_session(WsContext& context, beast::tcp_stream&& stream, http::request<http::string_body>&& request) {
+  std::make_shared<WsSession<beast::tcp_stream>>(context, std::move(stream))->run(std::move(request));
+}
+
+void start_ws_session(WsContext& context, beast::ssl_stream<beast::tcp_stream>&& stream,
+                      http::request<http::string_body>&& request) {
+  std::make_shared<WsSession<beast::ssl_stream<beast::tcp_stream>>>(context, std::move(stream))
+      ->run(std::move(request));
 }
 
 }  // namespace bourse::gateway

@@ -8,8 +8,9 @@
 // closes with 1008 "slow consumer" and the publisher moves on.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
 #include <memory>
@@ -21,8 +22,11 @@
 
 namespace bourse::gateway {
 
-// Takes over an upgraded connection. `request` is the HTTP upgrade request.
-void start_ws_session(WsContext& context, boost::asio::ip::tcp::socket&& socket,
+// Takes over an upgraded connection (plain or TLS). `request` is the HTTP
+// upgrade request.
+void start_ws_session(WsContext& context, boost::beast::tcp_stream&& stream,
+                      boost::beast::http::request<boost::beast::http::string_body>&& request);
+void start_ws_session(WsContext& context, boost::beast::ssl_stream<boost::beast::tcp_stream>&& stream,
                       boost::beast::http::request<boost::beast::http::string_body>&& request);
 
 }  // namespace bourse::gateway

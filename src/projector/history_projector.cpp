@@ -54,7 +54,9 @@ store::FillHistoryRow fill_of(const Event& e, const TradeLeg& leg, Side side, bo
   return f;
 }
 
-std::size_t rows(const store::HistoryBatch& b) { return b.orders.size() + b.fills.size() + b.ledger.size(); }
+std::size_t rows(const store::HistoryBatch& b) {
+  return b.orders.size() + b.fills.size() + b.ledger.size() + b.idempotency.size();
+}
 
 }  // namespace
 
@@ -108,6 +110,9 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
     mirror_.on_durable_batch(std::span<const Event>(&e, 1));
     if (emit) batch->last_seq = std::max(batch->last_seq, seq);
     if (!emit) continue;
+    latest_time_ms_ = std::max(latest_time_ms_, e.cause.timestamp / 1'000'000);
+    // seq 0: refused without being journaled (a journal failure): no outcome.
+    if (e.cause.correlation != 0 && seq != 0) idempotency_row(e, batch);
     switch (e.type) {
       case EventType::kOrderAccepted:
         order_row(e.accepted.account, e.accepted.order_id, seq, batch);
@@ -152,10 +157,36 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
   }
 }
 
+// A command sent with an Idempotency-Key: one row per command, completed by
+// its accept or reject event (a command's events may span two batches; the
+// store merges by tag and seq).
+void HistoryProjector::idempotency_row(const Event& e, store::HistoryBatch* batch) {
+  auto& rows = batch->idempotency;
+  if (rows.empty() || rows.back().seq != e.cause.seq) {
+    store::IdempotencyRow r;
+    r.tag = e.cause.correlation;
+    r.fingerprint = e.cause.source;
+    r.seq = e.cause.seq;
+    r.command = static_cast<uint8_t>(e.cause.type);
+    r.created_ms = e.cause.timestamp / 1'000'000;
+    rows.push_back(r);
+  }
+  store::IdempotencyRow& r = rows.back();
+  if (e.type == EventType::kOrderAccepted && r.order_id == 0) r.order_id = e.accepted.order_id.value;
+  if (e.type == EventType::kOrderRejected && r.reject_reason == 0) {
+    r.reject_reason = static_cast<uint16_t>(e.rejected.reason);
+  }
+}
+
 bool HistoryProjector::write(store::HistoryBatch& batch) {
   if (batch.last_seq == 0 && rows(batch) == 0) {
     batch_orders_.clear();
     return true;
+  }
+  // Keys older than their lifetime go, once a minute of venue time.
+  if (latest_time_ms_ - last_prune_ms_ >= 60'000) {
+    batch.prune_idempotency_before_ms = latest_time_ms_ - store::kIdempotencyTtlMs;
+    last_prune_ms_ = latest_time_ms_;
   }
   const bool ok = store_.apply_history(batch) == store::StoreError::kOk;
   batch_orders_.clear();

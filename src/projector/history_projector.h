@@ -9,6 +9,10 @@
 // turns each event into rows, and writes one transaction per batch together
 // with the journal seq the history is complete up to.
 //
+// Commands sent with an Idempotency-Key (a tag in the header's correlation)
+// also get an idempotency row: their outcome, which the gateway loads at
+// start so that a retry after a restart is answered, not executed again.
+//
 // Recovery: a clean shutdown records history_seq = the engine's last seq, so
 // the next start only loads live orders from the recovered engine. After a
 // crash (history_seq behind the journal) catch_up() replays the journal from
@@ -64,6 +68,7 @@ class HistoryProjector final : public EventListener {
   // Events → rows, applying them to the mirror as it goes.
   void project(std::span<const Event> events, uint64_t min_seq, store::HistoryBatch* batch);
   void order_row(AccountId account, OrderId id, uint64_t seq, store::HistoryBatch* batch);
+  void idempotency_row(const Event& e, store::HistoryBatch* batch);
   bool write(store::HistoryBatch& batch);
   // Replays the whole journal through a shadow engine, writing rows for
   // events at or after min_seq (the mirror sees every event).
@@ -75,6 +80,8 @@ class HistoryProjector final : public EventListener {
   const std::size_t max_pending_;
   accounts::AccountReadModel mirror_;  // the projector thread's own account state
   std::unordered_map<uint64_t, std::size_t> batch_orders_;  // order id → its row in the batch being built
+  int64_t latest_time_ms_ = 0;  // newest projected command time
+  int64_t last_prune_ms_ = 0;   // when expired idempotency rows were last deleted
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS ledger_history (
   locked INTEGER NOT NULL, change INTEGER NOT NULL, cause INTEGER NOT NULL, time INTEGER NOT NULL,
   PRIMARY KEY (account, seq, asset)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+  tag INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL, seq INTEGER NOT NULL, command INTEGER NOT NULL,
+  order_id INTEGER NOT NULL, reject_reason INTEGER NOT NULL, created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -377,6 +382,34 @@ class SqliteStore final : public Store {
         }
         ok &= ledger.step() == SQLITE_DONE;
       }
+      // Prune first, so that a key reused after its lifetime gets its new row.
+      if (b.prune_idempotency_before_ms > 0) {
+        Statement prune(history_db_, "DELETE FROM idempotency WHERE created_ms < ?");
+        prune.bind(1, b.prune_idempotency_before_ms);
+        ok &= prune.step() == SQLITE_DONE;
+      }
+      // The newest command with a tag wins (a key may run again after a 503
+      // or past its lifetime); the same command's later events fill in its
+      // order id or rejection.
+      Statement& idem = cached(insert_idempotency_,
+                               "INSERT INTO idempotency VALUES (?,?,?,?,?,?,?) ON CONFLICT(tag) DO UPDATE SET "
+                               "order_id = CASE WHEN seq = excluded.seq THEN max(order_id, excluded.order_id) "
+                               "ELSE excluded.order_id END, "
+                               "reject_reason = CASE WHEN seq = excluded.seq THEN max(reject_reason, "
+                               "excluded.reject_reason) ELSE excluded.reject_reason END, "
+                               "fingerprint = excluded.fingerprint, command = excluded.command, "
+                               "created_ms = excluded.created_ms, seq = excluded.seq "
+                               "WHERE excluded.seq >= seq");
+      for (const IdempotencyRow& r : b.idempotency) {
+        idem.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(r.tag), int64_t{r.fingerprint}, static_cast<int64_t>(r.seq),
+                          int64_t{r.command}, static_cast<int64_t>(r.order_id), int64_t{r.reject_reason},
+                          r.created_ms}) {
+          idem.bind(i++, v);
+        }
+        ok &= idem.step() == SQLITE_DONE;
+      }
       ok &= write_history_seq(b.last_seq);
     }
     if (!ok) {
@@ -400,6 +433,7 @@ class SqliteStore final : public Store {
   StoreError clear_history() override {
     std::lock_guard lock(history_mutex_);
     return exec("BEGIN IMMEDIATE; DELETE FROM order_history; DELETE FROM fill_history; DELETE FROM ledger_history; "
+                "DELETE FROM idempotency; "
                 "DELETE FROM meta WHERE key = 'history_seq'; COMMIT")
                ? StoreError::kOk
                : StoreError::kIo;
@@ -415,6 +449,30 @@ class SqliteStore final : public Store {
     bind_query(s, q, clamp(q.before));
     std::vector<OrderHistoryRow> out;
     while (s.step() == SQLITE_ROW) out.push_back(read_order(s));
+    return out;
+  }
+
+  std::optional<OrderHistoryRow> order_history_row(uint32_t account, uint64_t order_id) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT * FROM order_history WHERE order_id = ? AND account = ?");
+    s.bind(1, static_cast<int64_t>(order_id));
+    s.bind(2, static_cast<int64_t>(account));
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return read_order(s);
+  }
+
+  std::vector<IdempotencyRow> recent_idempotency(int64_t since_ms, std::size_t limit) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT * FROM idempotency WHERE created_ms >= ? ORDER BY created_ms DESC, tag DESC LIMIT ?");
+    s.bind(1, since_ms);
+    s.bind(2, static_cast<int64_t>(limit));
+    std::vector<IdempotencyRow> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(IdempotencyRow{static_cast<uint64_t>(s.integer(0)), static_cast<uint16_t>(s.integer(1)),
+                                   static_cast<uint64_t>(s.integer(2)), static_cast<uint8_t>(s.integer(3)),
+                                   static_cast<uint64_t>(s.integer(4)), static_cast<uint16_t>(s.integer(5)),
+                                   s.integer(6)});
+    }
     return out;
   }
 
@@ -552,7 +610,7 @@ class SqliteStore final : public Store {
   // included, and the next start catches up). Same file, same WAL.
   std::mutex history_mutex_;
   sqlite3* history_db_;
-  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_;
+  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_, insert_idempotency_;
 };
 
 }  // namespace

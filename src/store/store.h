@@ -103,12 +103,31 @@ struct LedgerHistoryRow {
   bool operator==(const LedgerHistoryRow&) const = default;
 };
 
+// The outcome of one command that carried an Idempotency-Key (the gateway
+// puts the key's tag in the command header's correlation and a 16-bit
+// request fingerprint in its source; docs/api.md): what a retry after a
+// restart is answered from.
+inline constexpr int64_t kIdempotencyTtlMs = 24 * 3600 * 1000;  // how long a key is remembered
+
+struct IdempotencyRow {
+  uint64_t tag = 0;            // CommandHeader::correlation
+  uint16_t fingerprint = 0;    // CommandHeader::source
+  uint64_t seq = 0;            // the command's journal seq
+  uint8_t command = 0;         // CommandType
+  uint64_t order_id = 0;       // PlaceOrder accepted: the order
+  uint16_t reject_reason = 0;  // rejected: RejectReason
+  int64_t created_ms = 0;      // the command's timestamp
+  bool operator==(const IdempotencyRow&) const = default;
+};
+
 // What one projected batch writes, atomically with the new history_seq.
 struct HistoryBatch {
   uint64_t last_seq = 0;
   std::vector<OrderHistoryRow> orders;  // upserted by order id
   std::vector<FillHistoryRow> fills;    // by (trade id, account, order id)
   std::vector<LedgerHistoryRow> ledger; // by (seq, account, asset)
+  std::vector<IdempotencyRow> idempotency;  // by tag; the newest command with a tag wins
+  int64_t prune_idempotency_before_ms = 0;  // > 0: rows created before this are deleted
 };
 
 struct HistoryQuery {
@@ -167,6 +186,10 @@ class Store {
   virtual std::vector<OrderHistoryRow> live_order_history() = 0;
   virtual std::vector<FillHistoryRow> fill_history(const HistoryQuery& query) = 0;
   virtual std::vector<LedgerHistoryRow> ledger_history(const HistoryQuery& query) = 0;
+  // One order of one account from the history (nullopt: none).
+  virtual std::optional<OrderHistoryRow> order_history_row(uint32_t account, uint64_t order_id) = 0;
+  // Idempotency outcomes created at or after since_ms, newest first, at most limit.
+  virtual std::vector<IdempotencyRow> recent_idempotency(int64_t since_ms, std::size_t limit) = 0;
 };
 
 // Opens (creating if needed) DATA_DIR/store.sqlite in WAL mode. nullptr and

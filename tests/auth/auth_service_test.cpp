@@ -157,6 +157,43 @@ TEST_F(AuthTest, PasswordsAndBasic) {
   EXPECT_EQ(auth_->authenticate(r).code, "UNAUTHENTICATED");
 }
 
+TEST_F(AuthTest, WrongPasswordsLockSignInForThatNameOnly) {
+  auto key = auth_->create_key(user_, kScopeRead, "", "");
+  for (int i = 0; i < AuthService::kFreeFailures; ++i) {
+    const auto c = auth_->check_password("alice", "guess " + std::to_string(i));
+    EXPECT_FALSE(c);
+    EXPECT_EQ(c.locked_ms, 0);  // failures are answered "wrong", the lock applies to the next attempt
+  }
+  // Locked: even the right password is refused, unchecked, for 30 s.
+  auto c = auth_->check_password("alice", "a long passphrase");
+  EXPECT_FALSE(c);
+  EXPECT_EQ(c.locked_ms, AuthService::kFirstLockMs);
+  const std::string basic = "Basic YWxpY2U6YSBsb25nIHBhc3NwaHJhc2U=";  // alice:a long passphrase
+  SignedRequest r;
+  r.authorization = &basic;
+  const auto o = auth_->authenticate(r);
+  EXPECT_EQ(o.status, 429);
+  EXPECT_EQ(o.code, "SIGN_IN_LOCKED");
+  EXPECT_EQ(o.retry_after_s, 30);
+  // API keys are unaffected; so are other names (unknown ones lock the same way).
+  EXPECT_TRUE(signed_call(key->key_id, key->secret, "GET", "/v1/balances", "", kNowMs).ok);
+  EXPECT_EQ(auth_->check_password("nobody", "x").locked_ms, 0);
+  // After the lock, one more wrong password locks twice as long; the right one clears it.
+  clock_.advance(AuthService::kFirstLockMs * 1'000'000);
+  EXPECT_FALSE(auth_->check_password("alice", "still guessing"));
+  EXPECT_EQ(auth_->check_password("alice", "a long passphrase").locked_ms, 2 * AuthService::kFirstLockMs);
+  clock_.advance(2 * AuthService::kFirstLockMs * 1'000'000);
+  EXPECT_TRUE(auth_->check_password("alice", "a long passphrase"));
+  EXPECT_FALSE(auth_->check_password("alice", "one typo"));  // counting starts again
+  EXPECT_TRUE(auth_->check_password("alice", "a long passphrase"));
+  // The lock never exceeds kMaxLockMs.
+  for (int i = 0; i < 40; ++i) {
+    clock_.advance(AuthService::kMaxLockMs * 1'000'000);
+    auth_->check_password("alice", "guess");
+  }
+  EXPECT_EQ(auth_->check_password("alice", "a long passphrase").locked_ms, AuthService::kMaxLockMs);
+}
+
 TEST(Scopes, ParseAndPrint) {
   uint32_t s = 0;
   EXPECT_TRUE(parse_scope_list({"read", "admin"}, &s));

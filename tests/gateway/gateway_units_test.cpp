@@ -103,6 +103,29 @@ TEST(Idempotency, ReplayConflictAndAbandon) {
   EXPECT_EQ(c.begin(1, "k", "f2", 1000 + IdempotencyCache::kTtlMs + 1, &stored), IdempotencyCache::Begin::kProceed);
 }
 
+TEST(Idempotency, DurableOutcomesFromBeforeARestart) {
+  const uint64_t tag = IdempotencyCache::tag_of(7, "order-1");
+  EXPECT_NE(tag, 0u);
+  EXPECT_NE(tag, IdempotencyCache::tag_of(8, "order-1"));  // per account
+  EXPECT_NE(tag, IdempotencyCache::tag_of(7, "order-2"));
+  EXPECT_EQ(IdempotencyCache::fingerprint16("00ff12ab"), 0x12ab);
+  const std::string fp = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+  IdempotencyCache c;
+  const int64_t now = 10 * IdempotencyCache::kTtlMs;
+  c.load_durable({store::IdempotencyRow{tag, IdempotencyCache::fingerprint16(fp), 41, 1, 9001, 0, now - 1'000},
+                  store::IdempotencyRow{IdempotencyCache::tag_of(7, "old"), IdempotencyCache::fingerprint16(fp), 3, 1,
+                                        5, 0, now - IdempotencyCache::kTtlMs - 1}});
+  IdempotencyCache::Stored stored;
+  store::IdempotencyRow row;
+  ASSERT_EQ(c.begin(7, "order-1", fp, now, &stored, &row), IdempotencyCache::Begin::kReplayDurable);
+  EXPECT_EQ(row.order_id, 9001u);
+  EXPECT_EQ(row.seq, 41u);
+  EXPECT_EQ(c.begin(7, "order-1", fp.substr(0, 60) + "0000", now, &stored, &row),
+            IdempotencyCache::Begin::kConflictDifferentRequest);  // the same key for another request
+  EXPECT_EQ(c.begin(8, "order-1", fp, now, &stored, &row), IdempotencyCache::Begin::kProceed);  // another account
+  EXPECT_EQ(c.begin(7, "old", fp, now, &stored, &row), IdempotencyCache::Begin::kProceed);      // expired
+}
+
 TEST(JsonWriter, EscapesAndCommas) {
   std::string out;
   JsonWriter w(&out);

@@ -152,6 +152,57 @@ TEST_F(ServeTrading, IdempotentRetryNeverPlacesTwice) {
   EXPECT_EQ(place(*bob_, body, {{"Idempotency-Key", "order-7"}}).status, 201);
 }
 
+TEST_F(ServeTrading, IdempotentRetriesAcrossACrashNeverExecuteTwice) {
+  // Three keyed requests just before a crash: an order that rests, one the
+  // engine rejects, and a deposit.
+  const std::string order = R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.02"})";
+  const std::string too_big = R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"9000"})";
+  const auto placed = place(*alice_, order, {{"Idempotency-Key", "crash-1"}});
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  const int64_t id = Json(placed.body).i("/id");
+  const auto rejected = place(*alice_, too_big, {{"Idempotency-Key", "crash-2"}});
+  ASSERT_EQ(rejected.status, 422) << rejected.body;
+  const std::string deposit = R"({"user_id":3,"asset":"USD","amount":"5.00"})";  // to bob
+  const auto credited = admin_->call("POST", "/v1/admin/deposits", deposit, {{"Idempotency-Key", "crash-3"}});
+  ASSERT_EQ(credited.status, 200) << credited.body;
+  const std::string usd = balance(*bob_, "USD", "available");
+  server_->kill_hard();  // no clean shutdown: the history catches up from the journal at the next start
+  server_ = std::make_unique<ServerProcess>(options_);
+  ASSERT_TRUE(server_->started()) << server_->output();
+  SignedClient alice(server_->port(), keys_["alice"]), bob(server_->port(), keys_["bob"]),
+      admin(server_->port(), keys_["admin"]);
+
+  const auto again = alice.call("POST", "/v1/orders", order, {{"Idempotency-Key", "crash-1"}});
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  EXPECT_EQ(Json(again.body).i("/id"), id);
+  EXPECT_EQ(Json(alice.call("GET", "/v1/orders?status=open").body).size("/orders"), 1u);
+  const auto again_rejected = alice.call("POST", "/v1/orders", too_big, {{"Idempotency-Key", "crash-2"}});
+  EXPECT_EQ(again_rejected.status, 422);
+  EXPECT_EQ(code_of(again_rejected), code_of(rejected));
+  EXPECT_EQ(again_rejected.header("idempotent-replayed"), "true");
+  const auto again_credited = admin.call("POST", "/v1/admin/deposits", deposit, {{"Idempotency-Key", "crash-3"}});
+  EXPECT_EQ(again_credited.status, 200);
+  EXPECT_EQ(again_credited.body, credited.body);
+  EXPECT_EQ(balance(bob, "USD", "available"), usd);  // credited once
+  // The same key for another request is still a conflict; other keys work.
+  const auto other = alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60001.00","qty":"0.02"})",
+                                {{"Idempotency-Key", "crash-1"}});
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(code_of(other), "IDEMPOTENCY_CONFLICT");
+  EXPECT_EQ(alice.call("POST", "/v1/orders", order, {{"Idempotency-Key", "after-1"}}).status, 201);
+  // Once the order closed, a retry still answers with it (from the history).
+  ASSERT_EQ(alice.call("DELETE", "/v1/orders/" + std::to_string(id)).status, 200);
+  ASSERT_EQ(server_->stop(), 0);
+  server_ = std::make_unique<ServerProcess>(options_);
+  ASSERT_TRUE(server_->started()) << server_->output();
+  SignedClient alice2(server_->port(), keys_["alice"]);
+  const auto closed = alice2.call("POST", "/v1/orders", order, {{"Idempotency-Key", "crash-1"}});
+  EXPECT_EQ(closed.status, 201) << closed.body;
+  EXPECT_EQ(Json(closed.body).i("/id"), id);
+  EXPECT_EQ(Json(closed.body).s("/status"), "CANCELLED");
+}
+
 TEST_F(ServeTrading, AmendAndCancelAll) {
   auto r = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.05"})");
   const std::string id = std::to_string(Json(r.body).i("/id"));

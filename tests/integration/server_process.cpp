@@ -114,11 +114,13 @@ ServerProcess::ServerProcess(ServerOptions options) {
   log_path_ = options.data_dir + ".log";
   int unused = -1;
   pid_ = spawn(args, options.environment, &unused, &log_path_);
-  const std::string marker = "listening on http://127.0.0.1:";
+  // "listening on http://127.0.0.1:PORT" (https:// with TLS).
+  const std::string marker = "://127.0.0.1:";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
     output_ = read_file(log_path_);
-    const std::size_t at = output_.find(marker);
+    const std::size_t listening = output_.find("listening on http");
+    const std::size_t at = listening == std::string::npos ? listening : output_.find(marker, listening);
     if (at != std::string::npos && output_.find(' ', at + marker.size()) != std::string::npos) {
       port_ = static_cast<uint16_t>(std::stoi(output_.substr(at + marker.size())));
       // Let the rest of the banner arrive (demo credentials).

@@ -23,6 +23,7 @@ struct History {
   std::vector<store::OrderHistoryRow> orders;
   std::vector<store::FillHistoryRow> fills;
   std::vector<store::LedgerHistoryRow> ledger;
+  std::vector<store::IdempotencyRow> idempotency;
   bool operator==(const History&) const = default;
 };
 
@@ -36,6 +37,7 @@ History dump(store::Store& s, const Engine& engine) {
     for (auto& r : s.fill_history(q)) h.fills.push_back(r);
     for (auto& r : s.ledger_history(q)) h.ledger.push_back(r);
   });
+  h.idempotency = s.recent_idempotency(0, 1'000'000);
   return h;
 }
 
@@ -71,8 +73,19 @@ class ProjectorTest : public ::testing::Test {
       all_.insert(all_.end(), events.begin(), events.end());
       if (i++ < project_until) p.on_durable_batch(events);
     };
-    for (const Command& c : gen.setup()) submit(c);
-    for (uint64_t k = 0; k < n; ++k) submit(gen.next());
+    for (Command c : gen.setup()) {
+      c.header.correlation = 0;
+      submit(c);
+    }
+    for (uint64_t k = 0; k < n; ++k) {
+      // Every third command as the gateway sends a request with an
+      // Idempotency-Key; the others without (the generator stamps a
+      // correlation on every command).
+      Command c = gen.next();
+      c.header.correlation = k % 3 == 0 ? 0x8000'0000'0000'0000ull | k : 0;
+      c.header.source = k % 3 == 0 ? static_cast<uint16_t>(k * 7) : 0;
+      submit(c);
+    }
     ASSERT_TRUE(exchange_->wait_durable(exchange_->last_seq()));
   }
 
@@ -150,6 +163,32 @@ TEST_F(ProjectorTest, RowsAgreeWithTheEngineAndTheEvents) {
     EXPECT_EQ(sum[key], b.available.value + b.locked.value) << key.first << "/" << key.second;
   }
 
+  // Idempotency: one row per keyed command that had events, with its order
+  // or its rejection.
+  std::map<uint64_t, store::IdempotencyRow> want_keyed;
+  for (const Event& e : all_) {
+    if (e.cause.correlation == 0) continue;
+    auto& r = want_keyed[e.cause.correlation];
+    r.tag = e.cause.correlation;
+    r.fingerprint = e.cause.source;
+    r.seq = e.cause.seq;
+    r.command = static_cast<uint8_t>(e.cause.type);
+    r.created_ms = e.cause.timestamp / 1'000'000;
+    if (e.type == EventType::kOrderAccepted) r.order_id = e.accepted.order_id.value;
+    if (e.type == EventType::kOrderRejected) r.reject_reason = static_cast<uint16_t>(e.rejected.reason);
+  }
+  ASSERT_GT(want_keyed.size(), 1'000u);
+  std::size_t accepted_keyed = 0, rejected_keyed = 0;
+  for (const auto& r : h.idempotency) {
+    ASSERT_TRUE(want_keyed.contains(r.tag)) << "a row for an unkeyed command: " << r.tag;
+    EXPECT_EQ(r, want_keyed[r.tag]) << r.tag;
+    accepted_keyed += r.order_id != 0;
+    rejected_keyed += r.reject_reason != 0;
+  }
+  EXPECT_EQ(h.idempotency.size(), want_keyed.size());
+  EXPECT_GT(accepted_keyed, 100u);
+  EXPECT_GT(rejected_keyed, 10u);
+
   // Pagination walks every fill of an account exactly once.
   const uint32_t account = h.fills.front().account;
   store::HistoryQuery q;
@@ -199,6 +238,8 @@ TEST_F(ProjectorTest, CatchUpAfterACrashEqualsARebuildFromScratch) {
   EXPECT_EQ(caught_up.orders.size(), rebuilt.orders.size());
   EXPECT_EQ(caught_up.fills.size(), rebuilt.fills.size());
   EXPECT_EQ(caught_up.ledger.size(), rebuilt.ledger.size());
+  EXPECT_GT(rebuilt.idempotency.size(), 1'000u);
+  EXPECT_EQ(caught_up.idempotency.size(), rebuilt.idempotency.size());
 }
 
 TEST_F(ProjectorTest, ACleanStartLoadsLiveOrderDetailsFromTheHistory) {
