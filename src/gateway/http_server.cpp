@@ -36,6 +36,33 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
+// Header values are ours, but a CR or LF must never reach the wire (it
+// would split the response).
+void append_header(std::string* out, std::string_view name, std::string_view value) {
+  out->append(name).append(": ");
+  for (char c : value) {
+    if (c != '\r' && c != '\n') out->push_back(c);
+  }
+  out->append("\r\n");
+}
+
+// HTTP/1.1 response bytes: status line, headers, Content-Length (none for
+// 204 and 304), Connection: close when the connection ends, body. Written
+// directly rather than through Beast's serializer: one buffer, one write.
+void serialize(HttpResponse& response, bool keep_alive, std::string* out) {
+  out->clear();
+  const auto status = static_cast<http::status>(response.status);
+  out->append("HTTP/1.1 ").append(std::to_string(response.status)).push_back(' ');
+  out->append(http::obsolete_reason(status)).append("\r\n");
+  if (!response.content_type.empty()) append_header(out, "Content-Type", response.content_type);
+  for (const auto& [name, value] : response.headers) append_header(out, name, value);
+  if (!keep_alive) out->append("Connection: close\r\n");
+  const bool bodiless = response.status == 204 || response.status == 304;
+  if (!bodiless) append_header(out, "Content-Length", std::to_string(response.body.size()));
+  out->append("\r\n");
+  if (!bodiless) out->append(response.body);
+}
+
 HeaderList copy_headers(const http::request<http::string_body>& req) {
   HeaderList out;
   out.reserve(16);
@@ -66,8 +93,21 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         on_error_(std::move(on_error)),
-        ioc_(options_.io_threads),
-        acceptor_(net::make_strand(ioc_)) {}
+        contexts_(make_contexts(options_.io_threads)),
+        acceptor_(*contexts_[0]) {
+    for (auto& c : contexts_) work_.push_back(net::make_work_guard(*c));
+  }
+
+  // One io_context per I/O thread: a connection lives on one thread for its
+  // whole life, so its handlers need no strand, and threads share no
+  // scheduler lock. Other threads (the dispatcher's replies, the hub's
+  // messages) post to the connection's context.
+  static std::vector<std::unique_ptr<net::io_context>> make_contexts(int n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+  net::io_context& next_context() { return *contexts_[next_context_.fetch_add(1) % contexts_.size()]; }
 
   bool listen(std::string* error);
   bool load_tls(std::string* error);
@@ -87,7 +127,9 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   RequestHandler handler_;
   TransportErrorHandler on_error_;
-  net::io_context ioc_;
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::atomic<std::size_t> next_context_{0};
   tcp::acceptor acceptor_;
   std::optional<ssl::context> tls_;  // set: every connection must speak TLS
   std::vector<std::thread> threads_;
@@ -256,30 +298,25 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
     request.received_ns = monotonic_ns();
     busy_ = true;
     server_.in_flight_.fetch_add(1);
+    // Answered at once (public reads) on this thread: written inline;
+    // answered later from the dispatcher: posted to this connection's thread.
     server_.handler_(std::move(request), [self = this->shared_from_this()](HttpResponse&& response) {
-      net::post(self->executor_,
-                [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
+      net::dispatch(self->executor_,
+                    [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
     });
   }
 
   void write(HttpResponse&& response) {
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(11);
-    res->result(static_cast<unsigned>(response.status));
-    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
-    for (auto& [name, value] : response.headers) res->set(name, value);
     const bool keep_alive = keep_alive_ && !closing_ && !server_.draining_.load();
-    res->keep_alive(keep_alive);
-    res->body() = std::move(response.body);
-    res->prepare_payload();
+    serialize(response, keep_alive, &out_);
     tcp_layer().expires_after(std::chrono::milliseconds(server_.options_.request_timeout_ms));
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-                        self->busy_ = false;
-                        self->server_.in_flight_.fetch_sub(1);
-                        if (ec || !keep_alive) return self->close();
-                        self->wait_for_request();
-                      });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                       self->busy_ = false;
+                       self->server_.in_flight_.fetch_sub(1);
+                       if (ec || !keep_alive) return self->close();
+                       self->wait_for_request();
+                     });
   }
 
   // Ends the connection: TLS sends close_notify first (bounded by a short
@@ -311,6 +348,7 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
   typename Stream::executor_type executor_;  // kept: stream_ moves to a WebSocket session on upgrade
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::string out_;  // the response being written (one at a time; reused)
   std::string remote_ip_;
   uint64_t id_;
   bool tls_required_ = false;
@@ -427,7 +465,7 @@ bool HttpServer::Impl::listen(std::string* error) {
 }
 
 void HttpServer::Impl::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(next_context(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       if (connections_.load() >= options_.max_connections || draining_.load()) {
@@ -452,8 +490,8 @@ void HttpServer::Impl::accept() {
 
 void HttpServer::Impl::start() {
   accept();
-  for (int i = 0; i < options_.io_threads; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& c : contexts_) {
+    threads_.emplace_back([context = c.get()] { context->run(); });
   }
 }
 
@@ -483,7 +521,8 @@ void HttpServer::Impl::shutdown(int drain_ms) {
     log_line(LogLevel::kWarn, "http", "shutdown: %llu requests still in flight after %d ms",
              static_cast<unsigned long long>(in_flight_.load()), drain_ms);
   }
-  ioc_.stop();
+  work_.clear();
+  for (auto& c : contexts_) c->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -2,10 +2,11 @@
 // listening port. The only translation unit that includes Beast; the rest
 // of the gateway sees HttpRequest/HttpResponse.
 //
-// Threads: start() runs `io_threads` threads on one io_context; each
-// connection lives on its own strand, so a handler's Responder may be
-// called from any thread (it posts back). A connection handles one request
-// at a time (responses in order).
+// Threads: start() runs `io_threads` threads, each with its own io_context;
+// connections are spread over them round-robin and each stays on its thread,
+// so a handler's Responder may be called from any thread (it posts back, or
+// writes inline when called on the connection's own thread). A connection
+// handles one request at a time (responses in order).
 //
 // Limits (HttpServerOptions): header bytes (431), body bytes (413), the time
 // to receive a complete request once its first byte arrived (408: slowloris),

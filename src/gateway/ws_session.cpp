@@ -441,11 +441,11 @@ class WsSession final : public WsSubscriber,
   http::request<http::string_body> upgrade_;
   uint64_t id_;
   std::string remote_ip_;
-  std::optional<auth::Principal> principal_;   // strand only
-  std::set<std::string> subscribed_;            // strand only
-  bool cancel_on_disconnect_ = false;           // strand only
-  bool closed_ = false;                         // strand only: a close was started
-  bool finished_ = false;                       // strand only
+  std::optional<auth::Principal> principal_;   // connection thread only
+  std::set<std::string> subscribed_;            // connection thread only
+  bool cancel_on_disconnect_ = false;           // connection thread only
+  bool closed_ = false;                         // connection thread only: a close was started
+  bool finished_ = false;                       // connection thread only
 
   std::mutex queue_mutex_;
   std::deque<SharedMessage> queue_;

@@ -2,7 +2,7 @@
 // the gateway: this header includes Boost.Beast and is included only by
 // http_server.cpp (which hands upgrades over) and ws_session.cpp.
 //
-// A session lives on its connection's strand. Reads are processed one at a
+// A session lives on its connection's I/O thread. Reads are processed one at a
 // time; writes come from a bounded queue fed by any thread (the hub's
 // publisher, replies from the dispatcher). Past the queue bound the session
 // closes with 1008 "slow consumer" and the publisher moves on.

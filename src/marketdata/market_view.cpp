@@ -65,6 +65,7 @@ void MarketView::add_trade(Market& m, const Event& e) {
   m.recent.push_back(r);
   if (m.recent.size() > kRecentTrades) m.recent.pop_front();
   m.info.last_price = t.price;
+  ++m.trades_applied;
 
   const int64_t minute = e.cause.timestamp / kMinuteNs;
   MinuteBucket& b = m.minutes[static_cast<std::size_t>(minute % 1440)];
@@ -196,26 +197,35 @@ std::optional<TickerStats> MarketView::ticker(InstrumentId id, Timestamp now) co
   std::shared_lock lock(mutex_);
   const Market* m = find(id);
   if (!m) return std::nullopt;
+  const int64_t now_minute = now / kMinuteNs;
   TickerStats t;
+  {
+    std::lock_guard window_lock(m->window_mutex);
+    Market::Window& w = m->window;
+    if (w.minute != now_minute || w.trades_applied != m->trades_applied) {
+      w = Market::Window{now_minute, m->trades_applied, TickerStats{}};
+      // Oldest to newest, so the first bucket with trades gives the open.
+      for (int64_t minute = now_minute - 1439; minute <= now_minute; ++minute) {
+        if (minute < 0) continue;
+        const MinuteBucket& b = m->minutes[static_cast<std::size_t>(minute % 1440)];
+        if (b.minute != minute || b.trades == 0) continue;
+        TickerStats& s = w.stats;
+        if (s.trades == 0) {
+          s.open = b.open;
+          s.high = b.high;
+          s.low = b.low;
+        }
+        s.high = std::max(s.high, b.high);
+        s.low = std::min(s.low, b.low);
+        s.volume = Qty{sat_add(s.volume.value, b.volume.value)};
+        s.quote_volume = Amount{sat_add(s.quote_volume.value, b.quote_volume.value)};
+        s.trades += b.trades;
+      }
+    }
+    t = w.stats;
+  }
   t.last = m->info.last_price;
   t.version = m->info.version;
-  const int64_t now_minute = now / kMinuteNs;
-  // Oldest to newest, so the first bucket with trades gives the open.
-  for (int64_t minute = now_minute - 1439; minute <= now_minute; ++minute) {
-    if (minute < 0) continue;
-    const MinuteBucket& b = m->minutes[static_cast<std::size_t>(minute % 1440)];
-    if (b.minute != minute || b.trades == 0) continue;
-    if (t.trades == 0) {
-      t.open = b.open;
-      t.high = b.high;
-      t.low = b.low;
-    }
-    t.high = std::max(t.high, b.high);
-    t.low = std::min(t.low, b.low);
-    t.volume = Qty{sat_add(t.volume.value, b.volume.value)};
-    t.quote_volume = Amount{sat_add(t.quote_volume.value, b.quote_volume.value)};
-    t.trades += b.trades;
-  }
   if (!m->bids.empty()) t.best_bid = m->bids.begin()->second;
   if (!m->asks.empty()) t.best_ask = m->asks.begin()->second;
   return t;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -109,6 +110,16 @@ class MarketView final : public EventListener {
     Seq book_sequence = 0;
     std::deque<TradeRecord> recent;  // newest at the back
     std::array<MinuteBucket, 1440> minutes{};
+    uint64_t trades_applied = 0;  // bumps on every trade: the window cache's key
+    // The 24-hour window summed over `minutes` (1,440 buckets) is cached per
+    // (minute, trades_applied): readers share it instead of each scanning.
+    struct Window {
+      int64_t minute = -1;
+      uint64_t trades_applied = 0;
+      TickerStats stats;
+    };
+    mutable std::mutex window_mutex;
+    mutable Window window;
   };
 
   Market* find(InstrumentId id);
