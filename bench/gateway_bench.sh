@@ -34,11 +34,12 @@ user_per_second = 0
 orders_per_second = 0
 TOML
 
-start_server() {  # $1 = durability
+start_server() {  # $1 = durability, $2 = more flags
   local port; port=$(free_port)
   rm -rf "$WORK/data"
+  # shellcheck disable=SC2086
   "$BOURSE" serve --config "$WORK/bench.toml" --listen "127.0.0.1:$port" --data-dir "$WORK/data" \
-      --durability "$1" > "$WORK/server.log" 2>&1 &
+      --durability "$1" ${2:-} > "$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
   PORT=$port
@@ -75,7 +76,11 @@ done
 
 echo "== GET /v1/ticker/BTC-USD vs nginx static 200 (wrk -t2 -d${DURATION}s), $RUNS runs, median req/s"
 NGINX_PORT=$(free_port)
+NGINX_TLS_PORT=$(free_port)
 mkdir -p "$WORK/nginx"
+# One self-signed P-256 certificate for both servers' TLS runs.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes 2;
 daemon off;
@@ -87,6 +92,12 @@ http {
   client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
   uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
   server { listen 127.0.0.1:$NGINX_PORT; location / { return 200 "ok"; } }
+  server {
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+    ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { return 200 "ok"; }
+  }
 }
 NGINX
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
@@ -104,4 +115,17 @@ for conns in 64 256; do
   printf "wrk -c%-4s bourse ticker %-8s req/s   nginx static %-8s req/s   ratio %s%%\n" "$conns" "$o" "$n" \
     "$(python3 -c "print(round(100*$o/$n))")"
 done
+stop_server
+
+echo "== the same over TLS (keep-alive, so handshakes are amortized), wrk -c64"
+start_server fsync "--tls-cert $WORK/cert.pem --tls-key $WORK/key.pem"
+sleep 0.5
+ours=(); theirs=()
+for _ in $(seq "$RUNS"); do
+  ours+=("$(wrk_rps 64 "https://127.0.0.1:$PORT/v1/ticker/BTC-USD")")
+  theirs+=("$(wrk_rps 64 "https://127.0.0.1:$NGINX_TLS_PORT/")")
+done
+o=$(median "${ours[@]}"); n=$(median "${theirs[@]}")
+printf "wrk -c64 https bourse ticker %-8s req/s   nginx static %-8s req/s   ratio %s%%\n" "$o" "$n" \
+  "$(python3 -c "print(round(100*$o/$n))")"
 stop_server

@@ -240,13 +240,18 @@ AuthOutcome AuthService::verify_basic(const SignedRequest& r) {
 
 bool AuthService::remember_signature(const std::string& signature, int64_t expires_ms) {
   std::lock_guard lock(replay_mutex_);
-  if (++inserts_since_purge_ >= 4096 || seen_signatures_.size() >= kMaxSeenSignatures) {
-    const int64_t now = clock_.now() / 1'000'000;
-    std::erase_if(seen_signatures_, [&](const auto& kv) { return kv.second < now; });
-    inserts_since_purge_ = 0;
+  const int64_t now = clock_.now() / 1'000'000;
+  while (!signature_expiry_.empty() && signature_expiry_.top().first < now) {
+    const auto& [expiry, old] = signature_expiry_.top();
+    if (auto it = seen_signatures_.find(old); it != seen_signatures_.end() && it->second == expiry) {
+      seen_signatures_.erase(it);
+    }
+    signature_expiry_.pop();
   }
   if (seen_signatures_.size() >= kMaxSeenSignatures) return false;  // refuse rather than forget
-  return seen_signatures_.emplace(signature, expires_ms).second;
+  if (!seen_signatures_.emplace(signature, expires_ms).second) return false;
+  signature_expiry_.emplace(expires_ms, signature);
+  return true;
 }
 
 std::optional<NewApiKey> AuthService::create_key(uint32_t user_id, uint32_t scopes, std::string label,

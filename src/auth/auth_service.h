@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -154,7 +155,10 @@ class AuthService {
   std::unordered_map<std::string, CachedKey> keys_;
   std::mutex replay_mutex_;
   std::unordered_map<std::string, int64_t> seen_signatures_;  // signature → expiry (ms)
-  uint64_t inserts_since_purge_ = 0;
+  // The same entries by expiry, soonest first: each insert drops the expired
+  // ones in O(log n) instead of scanning the whole cache.
+  std::priority_queue<std::pair<int64_t, std::string>, std::vector<std::pair<int64_t, std::string>>, std::greater<>>
+      signature_expiry_;
   struct SignInFailures {
     int count = 0;
     int in_flight = 0;  // checks running now
