@@ -56,7 +56,7 @@ loadgen() {  # mode rate connections → JSON
 echo "== order round trips (place + cancel, signed), $RUNS runs of ${DURATION}s, medians"
 for durability in fsync async; do
   start_server "$durability"
-  for spec in "rest 0 32" "rest 10000 32" "ws 10000 32"; do
+  for spec in "rest 0 32" "rest 10000 32" "ws 10000 32" "rest 2000 32" "ws 2000 32"; do
     set -- $spec
     tput=(); p50=(); p99=(); p999=(); errs=()
     for _ in $(seq "$RUNS"); do
