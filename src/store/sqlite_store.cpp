@@ -138,6 +138,7 @@ class SqliteStore final : public Store {
     insert_order_.reset();  // statements before their connection
     insert_fill_.reset();
     insert_ledger_.reset();
+    insert_idempotency_.reset();
     sqlite3_close(history_db_);
     sqlite3_close(db_);
   }
