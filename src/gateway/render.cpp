@@ -1,5 +1,8 @@
 #include "gateway/render.h"
 
+#include <algorithm>
+#include <array>
+
 #include "bourse/core/checked.h"
 #include "bourse/core/decimal.h"
 #include "bourse/engine/event.h"
@@ -153,6 +156,77 @@ std::optional<int64_t> pow10(int exponent) {
 }
 
 }  // namespace
+
+void render_candle(JsonWriter& w, const marketdata::InstrumentInfo& i, marketdata::Interval interval,
+                   const marketdata::Candle& c, bool closed) {
+  const int scale = i.spec.price_scale;
+  w.begin_object();
+  w.field("open_time", to_millis(c.open_time_ns));
+  w.field("close_time", to_millis(c.open_time_ns + marketdata::interval_ns(interval)));
+  w.field("open", price_text(i, Price{c.open}));
+  w.field("high", price_text(i, Price{c.high}));
+  w.field("low", price_text(i, Price{c.low}));
+  w.field("close", price_text(i, Price{c.close}));
+  w.field("volume", qty_text(i, Qty{c.volume}));
+  w.key("vwap");
+  if (c.volume > 0) {
+    w.value(marketdata::format_fixed(marketdata::div_round(c.notional * marketdata::kFixedOne, c.volume), scale));
+  } else {
+    w.null();
+  }
+  w.field("trades", static_cast<uint64_t>(c.ticks));
+  w.field("closed", closed);
+  w.end_object();
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 6> kIndicatorNames = {"sma", "ema", "rsi", "macd", "bollinger", "vwap"};
+
+}  // namespace
+
+bool indicator_name_known(std::string_view name) {
+  return std::find(kIndicatorNames.begin(), kIndicatorNames.end(), name) != kIndicatorNames.end();
+}
+
+void render_indicators(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::IndicatorValues& v,
+                       std::string_view only) {
+  const int scale = i.spec.price_scale;
+  auto fixed = [&](std::string_view key, const std::optional<marketdata::Fixed>& value, int value_scale) {
+    w.key(key);
+    if (value) w.value(marketdata::format_fixed(*value, value_scale)); else w.null();
+  };
+  auto wanted = [&](std::string_view name) { return only.empty() || only == name; };
+  if (wanted("sma")) fixed("sma_20", v.sma, scale);
+  if (wanted("ema")) fixed("ema_20", v.ema, scale);
+  if (wanted("rsi")) fixed("rsi_14", v.rsi, 0);
+  if (wanted("macd")) {
+    w.key("macd_12_26_9");
+    if (v.macd) {
+      w.begin_object();
+      fixed("macd", v.macd->macd, scale);
+      fixed("signal", v.macd->signal, scale);
+      fixed("histogram", v.macd->histogram, scale);
+      w.end_object();
+    } else {
+      w.null();
+    }
+  }
+  if (wanted("bollinger")) {
+    w.key("bollinger_20_2");
+    if (v.bollinger) {
+      w.begin_object();
+      fixed("middle", v.bollinger->middle, scale);
+      fixed("upper", v.bollinger->upper, scale);
+      fixed("lower", v.bollinger->lower, scale);
+      fixed("sigma", v.bollinger->sigma, scale);
+      w.end_object();
+    } else {
+      w.null();
+    }
+  }
+  if (wanted("vwap")) fixed("vwap", v.vwap, scale);
+}
 
 void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::OrderRecord& o) {
   w.begin_object();

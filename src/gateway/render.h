@@ -23,6 +23,16 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i);
 void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book);
 void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t);
 void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t);
+// A candle: open_time/close_time (ms), OHLC, volume (base), vwap (the
+// candle's own; 10^-8 of a price unit), trades, closed (false: the open bar).
+void render_candle(JsonWriter& w, const marketdata::InstrumentInfo& i, marketdata::Interval interval,
+                   const marketdata::Candle& c, bool closed);
+// Indicator fields ("sma_20", "ema_20", "rsi_14", "macd_12_26_9",
+// "bollinger_20_2", "vwap") into the open object; null until known.
+// `only`: one indicator by name ("sma", …), empty: all.
+void render_indicators(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::IndicatorValues& v,
+                       std::string_view only);
+bool indicator_name_known(std::string_view name);
 void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::OrderRecord& o);
 // An order as the history store keeps it, in the read model's form.
 accounts::OrderRecord order_record_of(const store::OrderHistoryRow& row);

@@ -178,6 +178,8 @@ void RestApi::add_public_routes() {
   route("GET", "/v1/trades/{symbol}", BOURSE_BIND(get_trades));
   route("GET", "/v1/ticker", BOURSE_BIND(get_tickers), 2);
   route("GET", "/v1/ticker/{symbol}", BOURSE_BIND(get_ticker));
+  route("GET", "/v1/candles/{symbol}", BOURSE_BIND(get_candles), 2);
+  route("GET", "/v1/indicators/{symbol}", BOURSE_BIND(get_indicators));
   route("GET", "/healthz", BOURSE_BIND(get_healthz));
   route("GET", "/readyz", BOURSE_BIND(get_readyz));
   route("GET", "/metrics", BOURSE_BIND(get_metrics));
@@ -344,6 +346,73 @@ void RestApi::get_ticker(const std::shared_ptr<Call>& call) {
   std::string body;
   JsonWriter w(&body);
   render_ticker(w, *info, *t);
+  call->json(200, std::move(body), true);
+}
+
+std::optional<marketdata::Interval> RestApi::interval_param(const std::shared_ptr<Call>& call) {
+  std::string text = "1m";
+  if (call->request.query_param("interval", &text) == QueryParam::kMalformed) {
+    call->fail(400, "INVALID_PARAMETER", "bad percent-encoding in 'interval'");
+    return std::nullopt;
+  }
+  const auto interval = marketdata::parse_interval(text);
+  if (!interval) call->fail(400, "INVALID_PARAMETER", "'interval' must be one of 1s, 1m, 5m, 15m, 1h, 1d");
+  return interval;
+}
+
+void RestApi::get_candles(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  const auto interval = interval_param(call);
+  if (!interval) return;
+  constexpr int64_t kMaxMs = INT64_MAX / 1'000'000;
+  const auto start = int_param(call, "start", 0, 0, kMaxMs);
+  if (!start) return;
+  const auto end = int_param(call, "end", kMaxMs, 0, kMaxMs);
+  if (!end) return;
+  const auto limit = int_param(call, "limit", 500, 1, 1'000);
+  if (!limit) return;
+  const auto rows = market_.candles(info->spec.id, *interval, *start * 1'000'000, *end * 1'000'000,
+                                    static_cast<std::size_t>(*limit));
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().field("symbol", info->spec.symbol.view()).field("interval", marketdata::interval_name(*interval));
+  w.key("candles").begin_array();
+  for (std::size_t k = 0; k < rows.candles.size(); ++k) {
+    render_candle(w, *info, *interval, rows.candles[k], !(rows.last_open && k + 1 == rows.candles.size()));
+  }
+  w.end_array();
+  // The next page (older candles): end = the oldest open time returned.
+  w.key("next_end");
+  if (static_cast<int64_t>(rows.candles.size()) == *limit) {
+    w.value(to_millis(rows.candles.front().open_time_ns));
+  } else {
+    w.null();
+  }
+  w.end_object();
+  call->json(200, std::move(body), true);
+}
+
+void RestApi::get_indicators(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  const auto interval = interval_param(call);
+  if (!interval) return;
+  std::string name;
+  if (call->request.query_param("name", &name) == QueryParam::kMalformed) {
+    return call->fail(400, "INVALID_PARAMETER", "bad percent-encoding in 'name'");
+  }
+  if (!name.empty() && !indicator_name_known(name)) {
+    return call->fail(400, "INVALID_PARAMETER", "'name' must be one of sma, ema, rsi, macd, bollinger, vwap");
+  }
+  const auto snapshot = market_.indicators(info->spec.id, *interval);
+  std::string body;
+  JsonWriter w(&body);
+  w.begin_object().field("symbol", info->spec.symbol.view()).field("interval", marketdata::interval_name(*interval));
+  w.key("as_of");
+  if (snapshot && snapshot->as_of_ns) w.value(to_millis(*snapshot->as_of_ns)); else w.null();
+  render_indicators(w, *info, snapshot ? snapshot->values : marketdata::IndicatorValues{}, name);
+  w.end_object();
   call->json(200, std::move(body), true);
 }
 

@@ -169,6 +169,8 @@ class RestApi {
   void get_trades(const std::shared_ptr<Call>& call);
   void get_tickers(const std::shared_ptr<Call>& call);
   void get_ticker(const std::shared_ptr<Call>& call);
+  void get_candles(const std::shared_ptr<Call>& call);
+  void get_indicators(const std::shared_ptr<Call>& call);
   void get_healthz(const std::shared_ptr<Call>& call);
   void get_readyz(const std::shared_ptr<Call>& call);
   void get_metrics(const std::shared_ptr<Call>& call);
@@ -178,6 +180,8 @@ class RestApi {
   // The instrument named by path parameter `index`, or a 404 sent.
   std::optional<marketdata::InstrumentInfo> instrument_param(const std::shared_ptr<Call>& call, std::size_t index);
   // An integer query parameter in [min, max] (default when absent), or a 400 sent.
+  // ?interval= (default 1m), or a 400 sent.
+  std::optional<marketdata::Interval> interval_param(const std::shared_ptr<Call>& call);
   std::optional<int64_t> int_param(const std::shared_ptr<Call>& call, std::string_view name, int64_t fallback,
                                    int64_t min, int64_t max);
 

@@ -66,6 +66,7 @@ void MarketView::add_trade(Market& m, const Event& e) {
   if (m.recent.size() > kRecentTrades) m.recent.pop_front();
   m.info.last_price = t.price;
   ++m.trades_applied;
+  candles_.add(m.info.spec.id.value, Tick{e.cause.timestamp, t.price.value, t.qty.value});
 
   const int64_t minute = e.cause.timestamp / kMinuteNs;
   MinuteBucket& b = m.minutes[static_cast<std::size_t>(minute % 1440)];
@@ -229,6 +230,38 @@ std::optional<TickerStats> MarketView::ticker(InstrumentId id, Timestamp now) co
   if (!m->bids.empty()) t.best_bid = m->bids.begin()->second;
   if (!m->asks.empty()) t.best_ask = m->asks.begin()->second;
   return t;
+}
+
+MarketView::CandleRows MarketView::candles(InstrumentId id, Interval interval, int64_t from_ns, int64_t to_ns,
+                                           std::size_t limit) const {
+  std::shared_lock lock(mutex_);
+  CandleRows out;
+  const CandleSeries* s = candles_.series(id.value, interval);
+  if (!s || limit == 0) return out;
+  auto in_range = [&](const Candle& c) { return c.open_time_ns >= from_ns && c.open_time_ns < to_ns; };
+  const bool open_included = s->current() && in_range(*s->current());
+  // Newest first from the back, then reversed: the newest `limit` in range.
+  if (open_included) out.candles.push_back(*s->current());
+  for (auto it = s->closed().rbegin(); it != s->closed().rend() && out.candles.size() < limit; ++it) {
+    if (it->open_time_ns < from_ns) break;
+    if (in_range(*it)) out.candles.push_back(*it);
+  }
+  std::reverse(out.candles.begin(), out.candles.end());
+  out.last_open = open_included;
+  return out;
+}
+
+std::optional<MarketView::IndicatorSnapshot> MarketView::indicators(InstrumentId id, Interval interval) const {
+  std::shared_lock lock(mutex_);
+  const auto values = candles_.indicators(id.value, interval);
+  if (!values) {
+    if (!find(id)) return std::nullopt;
+    return IndicatorSnapshot{};  // a known instrument without trades yet
+  }
+  IndicatorSnapshot out{*values, std::nullopt};
+  const CandleSeries* s = candles_.series(id.value, interval);
+  if (s && !s->closed().empty()) out.as_of_ns = s->closed().back().open_time_ns;
+  return out;
 }
 
 Seq MarketView::version() const {

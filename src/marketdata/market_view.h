@@ -23,6 +23,7 @@
 
 #include "bourse/engine/engine.h"
 #include "bourse/sequencer/engine_service.h"
+#include "marketdata/indicators.h"
 
 namespace bourse::marketdata {
 
@@ -90,6 +91,21 @@ class MarketView final : public EventListener {
   // Rolling 24 hours ending at `now` (minute resolution: the window starts at
   // the minute 24 h before now's minute).
   std::optional<TickerStats> ticker(InstrumentId id, Timestamp now) const;
+  // Candles from the venue's trades (docs/market-data.md), oldest first:
+  // those with open time in [from_ns, to_ns), the newest `limit` of them;
+  // last_open: the last one is the open bar (it may still change).
+  struct CandleRows {
+    std::vector<Candle> candles;
+    bool last_open = false;
+  };
+  CandleRows candles(InstrumentId id, Interval interval, int64_t from_ns, int64_t to_ns, std::size_t limit) const;
+  // The standard indicators over the closed candles; as_of_ns = the open
+  // time of the newest closed candle (nullopt: none closed yet).
+  struct IndicatorSnapshot {
+    IndicatorValues values;
+    std::optional<int64_t> as_of_ns;
+  };
+  std::optional<IndicatorSnapshot> indicators(InstrumentId id, Interval interval) const;
   // Highest engine seq applied (for /readyz and ETags).
   Seq version() const;
 
@@ -129,6 +145,7 @@ class MarketView final : public EventListener {
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, Market> markets_;  // by instrument id
+  CandleBook candles_;                            // every instrument's candles and indicators
   std::unordered_map<std::string, uint32_t> by_symbol_;
   std::map<uint32_t, AssetSpec> assets_;
   Seq version_ = 0;

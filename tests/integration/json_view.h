@@ -30,6 +30,12 @@ struct Json {
     if (!ok || root.at_pointer(pointer).get_array().get(a)) return 0;
     return a.size();
   }
+  // 1 / 0 for true / false, -1 when missing or not a boolean.
+  int b(const char* pointer) {
+    bool v = false;
+    if (!ok || root.at_pointer(pointer).get_bool().get(v)) return -1;
+    return v ? 1 : 0;
+  }
   bool is_null(const char* pointer) {
     simdjson::dom::element e;
     return ok && !root.at_pointer(pointer).get(e) && e.is_null();

@@ -203,6 +203,56 @@ TEST_F(ServeTrading, IdempotentRetriesAcrossACrashNeverExecuteTwice) {
   EXPECT_EQ(Json(closed.body).s("/status"), "CANCELLED");
 }
 
+TEST_F(ServeTrading, CandlesAndIndicatorsFromTrades) {
+  // Two trades at least a second apart: the first 1s candle closes.
+  auto trade = [&](const char* price, const char* qty) {
+    ASSERT_EQ(place(*bob_, std::string(R"({"symbol":"TCS-INR","side":"SELL","price":")") + price + R"(","qty":")" + qty +
+                               R"("})").status,
+              201);
+    ASSERT_EQ(place(*alice_, std::string(R"({"symbol":"TCS-INR","side":"BUY","price":")") + price + R"(","qty":")" +
+                                 qty + R"(","time_in_force":"IOC"})")
+                  .status,
+              201);
+  };
+  trade("4100.00", "3");
+  trade("4110.00", "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
+  trade("4090.00", "2");
+  HttpClient http(server_->port());
+  auto r = http.get("/v1/candles/TCS-INR?interval=1s");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  ASSERT_EQ(j.size("/candles"), 2u) << r.body;
+  EXPECT_EQ(j.s("/interval"), "1s");
+  EXPECT_EQ(j.s("/candles/0/open"), "4100.00");
+  EXPECT_EQ(j.s("/candles/0/high"), "4110.00");
+  EXPECT_EQ(j.s("/candles/0/close"), "4110.00");
+  EXPECT_EQ(j.s("/candles/0/volume"), "4");
+  EXPECT_EQ(j.s("/candles/0/vwap"), "4102.5000000000");  // (3·4100 + 4110) / 4
+  EXPECT_EQ(j.i("/candles/0/trades"), 2);
+  EXPECT_EQ(j.b("/candles/0/closed"), 1);
+  EXPECT_EQ(j.b("/candles/1/closed"), 0);
+  EXPECT_EQ(j.i("/candles/1/close_time") - j.i("/candles/1/open_time"), 1'000);
+  // Paging: limit 1 gives the newest and where the older page ends.
+  r = http.get("/v1/candles/TCS-INR?interval=1s&limit=1");
+  EXPECT_EQ(Json(r.body).size("/candles"), 1u);
+  const int64_t next_end = Json(r.body).i("/next_end");
+  r = http.get("/v1/candles/TCS-INR?interval=1s&end=" + std::to_string(next_end));
+  EXPECT_EQ(Json(r.body).s("/candles/0/open"), "4100.00") << r.body;
+  // One minute bar so far, open; the 1s indicators see one closed candle.
+  EXPECT_EQ(Json(http.get("/v1/candles/TCS-INR").body).size("/candles"), 1u);
+  r = http.get("/v1/indicators/TCS-INR?interval=1s");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).s("/vwap"), "4102.5000000000") << r.body;
+  EXPECT_TRUE(Json(r.body).is_null("/sma_20"));  // 20 closed candles needed
+  EXPECT_GT(Json(r.body).i("/as_of"), 0);
+  r = http.get("/v1/indicators/TCS-INR?interval=1s&name=rsi");
+  EXPECT_EQ(r.body.find("vwap"), std::string::npos) << r.body;
+  EXPECT_EQ(code_of(http.get("/v1/candles/TCS-INR?interval=2m")), "INVALID_PARAMETER");
+  EXPECT_EQ(code_of(http.get("/v1/indicators/TCS-INR?name=kama")), "INVALID_PARAMETER");
+  EXPECT_EQ(http.get("/v1/candles/NOPE").status, 404);
+}
+
 TEST_F(ServeTrading, AmendAndCancelAll) {
   auto r = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.05"})");
   const std::string id = std::to_string(Json(r.body).i("/id"));
