@@ -82,6 +82,31 @@ void WsPublisher::publish_public(std::span<const Event> events) {
       w.end_object();
       hub_.publish(book_channel, finish(std::move(out)));
     }
+    // candles.{interval}.{symbol}: the newest bar before the first one the
+    // batch's trades touched (so a bar they closed arrives once more, with
+    // "closed": true), every bar they touched, the open bar last.
+    if (!p.trades.empty()) {
+      const int64_t first_trade_ns = p.trades.front()->cause.timestamp;
+      for (marketdata::Interval interval : marketdata::kIntervals) {
+        const std::string channel = "candles." + std::string(marketdata::interval_name(interval)) + "." + symbol;
+        if (!hub_.has_subscribers(channel)) continue;
+        const int64_t width = marketdata::interval_ns(interval);
+        const int64_t first_bar = first_trade_ns / width * width;
+        const auto rows = market_.candles(InstrumentId{id}, interval, INT64_MIN, INT64_MAX, 16);
+        std::size_t start = 0;
+        while (start < rows.candles.size() && rows.candles[start].open_time_ns < first_bar) ++start;
+        if (start == rows.candles.size()) continue;
+        if (start > 0) --start;
+        std::string out;
+        JsonWriter w(&out);
+        w.begin_object().field("channel", channel).field("type", "candles").field("ts", now_ms).key("data").begin_array();
+        for (std::size_t k = start; k < rows.candles.size(); ++k) {
+          render_candle(w, *info, interval, rows.candles[k], !(rows.last_open && k + 1 == rows.candles.size()));
+        }
+        w.end_array().end_object();
+        hub_.publish(channel, finish(std::move(out)));
+      }
+    }
     const std::string ticker_channel = "ticker." + symbol;
     if (hub_.has_subscribers(ticker_channel)) {
       if (const auto t = market_.ticker(InstrumentId{id}, clock_.now())) {

@@ -5,7 +5,8 @@
 //
 // Per batch: trades.{symbol} (the batch's trades, in order), book.{symbol}
 // (changed levels, quantity "0" = removed, with the engine sequence number),
-// ticker.{symbol} (when trades or the top of book changed); private orders
+// ticker.{symbol} (when trades or the top of book changed),
+// candles.{interval}.{symbol} (the bars the batch's trades touched); private orders
 // (each touched order's state), fills (each fill of the account), balances
 // (each changed balance). Nothing is rendered for a channel nobody
 // subscribes to. Message formats: docs/websocket.md.

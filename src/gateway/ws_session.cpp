@@ -229,7 +229,8 @@ class WsSession final : public WsSubscriber,
     login(r, id);
   }
 
-  // "trades.BTC-USD", "book.BTC-USD", "ticker.BTC-USD", or private "orders", "fills", "balances".
+  // "trades.BTC-USD", "book.BTC-USD", "ticker.BTC-USD", "candles.1m.BTC-USD", or private
+  // "orders", "fills", "balances".
   std::optional<std::string> hub_channel(const std::string& name, std::string* error_code, std::string* detail) {
     if (name == "orders" || name == "fills" || name == "balances") {
       if (!principal_) {
@@ -249,6 +250,13 @@ class WsSession final : public WsSubscriber,
     if (dot != std::string::npos && (kind == "trades" || kind == "book" || kind == "ticker") &&
         context_.market->instrument(std::string_view(name).substr(dot + 1))) {
       return name;
+    }
+    if (kind == "candles" && dot != std::string::npos) {
+      const std::size_t second = name.find('.', dot + 1);
+      if (second != std::string::npos && marketdata::parse_interval(name.substr(dot + 1, second - dot - 1)) &&
+          context_.market->instrument(std::string_view(name).substr(second + 1))) {
+        return name;
+      }
     }
     *error_code = "UNKNOWN_CHANNEL";
     *detail = "no channel '" + name + "'";

@@ -82,6 +82,45 @@ TEST_F(ServeWs, BookSnapshotThenDiffsAndTrades) {
   EXPECT_TRUE(got_trade && got_level && got_ticker);
 }
 
+TEST_F(ServeWs, CandleChannelShowsTheBarsTradesTouched) {
+  start();
+  WsClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send(R"({"op":"subscribe","id":"s","channels":["candles.1s.ETH-USD","candles.1m.ETH-USD"]})");
+  EXPECT_NE(c.receive_until("\"op\":\"subscribe\"").find("\"s\""), std::string::npos);
+  c.send(R"({"op":"subscribe","id":"bad","channels":["candles.2m.ETH-USD"]})");
+  EXPECT_NE(c.receive_until("\"bad\"").find("UNKNOWN_CHANNEL"), std::string::npos);
+  SignedClient alice(server_->port(), keys_["alice"]), bob(server_->port(), keys_["bob"]);
+  auto trade = [&](const char* price) {
+    ASSERT_EQ(alice.call("POST", "/v1/orders", std::string(R"({"symbol":"ETH-USD","side":"SELL","price":")") + price +
+                                                   R"(","qty":"0.1"})").status, 201);
+    ASSERT_EQ(bob.call("POST", "/v1/orders", std::string(R"({"symbol":"ETH-USD","side":"BUY","price":")") + price +
+                                                 R"(","qty":"0.1","time_in_force":"IOC"})").status, 201);
+  };
+  trade("3500.00");
+  Json first(c.receive_until("candles.1s.ETH-USD"));
+  ASSERT_TRUE(first.ok);
+  EXPECT_EQ(first.s("/type"), "candles");
+  EXPECT_EQ(first.s("/data/0/close"), "3500.00");
+  EXPECT_EQ(first.b("/data/0/closed"), 0);
+  // A trade in a later second closes the first 1s bar: it arrives again, closed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
+  trade("3510.00");
+  bool closed_seen = false;
+  for (int i = 0; i < 10 && !closed_seen; ++i) {
+    Json m(c.receive());
+    if (!m.ok) break;
+    if (m.s("/channel") != "candles.1s.ETH-USD") continue;
+    ASSERT_EQ(m.size("/data"), 2u) << m.s("/channel");
+    EXPECT_EQ(m.s("/data/0/close"), "3500.00");
+    EXPECT_EQ(m.b("/data/0/closed"), 1);
+    EXPECT_EQ(m.s("/data/1/open"), "3510.00");
+    EXPECT_EQ(m.b("/data/1/closed"), 0);
+    closed_seen = true;
+  }
+  EXPECT_TRUE(closed_seen);
+}
+
 TEST_F(ServeWs, PrivateStreamsShowPartialFillsOnBothAccounts) {
   start();
   auto alice = logged_in("alice");
