@@ -49,7 +49,7 @@ void append_header(std::string* out, std::string_view name, std::string_view val
 // HTTP/1.1 response bytes: status line, headers, Content-Length (none for
 // 204 and 304), Connection: close when the connection ends, body. Written
 // directly rather than through Beast's serializer: one buffer, one write.
-void serialize(HttpResponse& response, bool keep_alive, std::string* out) {
+void serialize(HttpResponse& response, bool keep_alive, bool head, std::string* out) {
   out->clear();
   const auto status = static_cast<http::status>(response.status);
   out->append("HTTP/1.1 ").append(std::to_string(response.status)).push_back(' ');
@@ -60,7 +60,7 @@ void serialize(HttpResponse& response, bool keep_alive, std::string* out) {
   const bool bodiless = response.status == 204 || response.status == 304;
   if (!bodiless) append_header(out, "Content-Length", std::to_string(response.body.size()));
   out->append("\r\n");
-  if (!bodiless) out->append(response.body);
+  if (!bodiless && !head) out->append(response.body);  // HEAD: the headers a GET would get, no body
 }
 
 HeaderList copy_headers(const http::request<http::string_body>& req) {
@@ -127,10 +127,6 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   RequestHandler handler_;
   TransportErrorHandler on_error_;
-  std::vector<std::unique_ptr<net::io_context>> contexts_;
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
-  std::atomic<std::size_t> next_context_{0};
-  tcp::acceptor acceptor_;
   std::optional<ssl::context> tls_;  // set: every connection must speak TLS
   std::vector<std::thread> threads_;
   std::atomic<int> connections_{0};
@@ -140,6 +136,12 @@ class HttpServer::Impl {
   std::mutex sessions_mutex_;
   std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> sessions_;
   uint16_t port_ = 0;
+  std::atomic<std::size_t> next_context_{0};
+  // Last, so destroyed first: destroying a context destroys the sessions
+  // its pending handlers hold, and they use everything above.
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_;
 };
 
 // One HTTP connection. Stream is PlainStream or TlsStream; with TLS the
@@ -230,6 +232,7 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
   // Phase 2: the whole request within the request timeout (slow senders of
   // headers or bodies are cut off here).
   void read_request() {
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options_.max_header_bytes));
     parser_->body_limit(server_.options_.max_body_bytes);
@@ -266,6 +269,7 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
       return refuse(400, "MALFORMED_REQUEST", "malformed HTTP request: " + ec.message());
     }
     tcp_layer().expires_never();
+    head_ = parser_->get().method() == http::verb::head;
     if (tls_required_) {
       return refuse(400, "TLS_REQUIRED", "this port speaks HTTPS only; use https:// (or wss://)");
     }
@@ -308,7 +312,7 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
 
   void write(HttpResponse&& response) {
     const bool keep_alive = keep_alive_ && !closing_ && !server_.draining_.load();
-    serialize(response, keep_alive, &out_);
+    serialize(response, keep_alive, head_, &out_);
     tcp_layer().expires_after(std::chrono::milliseconds(server_.options_.request_timeout_ms));
     net::async_write(stream_, net::buffer(out_),
                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
@@ -358,6 +362,7 @@ class HttpServer::Impl::Session : public SessionBase, public std::enable_shared_
   bool closing_ = false;
   bool closed_ = false;
   bool reading_ = false;     // a read is pending
+  bool head_ = false;        // the request being answered is HEAD
   bool handed_off_ = false;  // stream_ now belongs to a WebSocket session
 };
 

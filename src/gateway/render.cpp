@@ -169,8 +169,8 @@ void render_candle(JsonWriter& w, const marketdata::InstrumentInfo& i, marketdat
   w.field("close", price_text(i, Price{c.close}));
   w.field("volume", qty_text(i, Qty{c.volume}));
   w.key("vwap");
-  if (c.volume > 0) {
-    w.value(marketdata::format_fixed(marketdata::div_round(c.notional * marketdata::kFixedOne, c.volume), scale));
+  if (c.volume > 0 && c.volume != INT64_MAX) {  // INT64_MAX: the volume saturated, no true VWAP
+    w.value(marketdata::format_fixed(marketdata::div_fixed(c.notional, c.volume), scale));
   } else {
     w.null();
   }

@@ -372,8 +372,11 @@ void RestApi::get_candles(const std::shared_ptr<Call>& call) {
   if (!end) return;
   const auto limit = int_param(call, "limit", 500, 1, 1'000);
   if (!limit) return;
-  const auto rows = market_.candles(info->spec.id, *interval, *start * 1'000'000, *end * 1'000'000,
-                                    static_cast<std::size_t>(*limit));
+  // One more than asked: whether an older page exists.
+  auto rows = market_.candles(info->spec.id, *interval, *start * 1'000'000, *end * 1'000'000,
+                              static_cast<std::size_t>(*limit) + 1);
+  const bool more = static_cast<int64_t>(rows.candles.size()) > *limit;
+  if (more) rows.candles.erase(rows.candles.begin());
   std::string body;
   JsonWriter w(&body);
   w.begin_object().field("symbol", info->spec.symbol.view()).field("interval", marketdata::interval_name(*interval));
@@ -384,7 +387,7 @@ void RestApi::get_candles(const std::shared_ptr<Call>& call) {
   w.end_array();
   // The next page (older candles): end = the oldest open time returned.
   w.key("next_end");
-  if (static_cast<int64_t>(rows.candles.size()) == *limit) {
+  if (more) {
     w.value(to_millis(rows.candles.front().open_time_ns));
   } else {
     w.null();

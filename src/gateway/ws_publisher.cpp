@@ -91,17 +91,17 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         const std::string channel = "candles." + std::string(marketdata::interval_name(interval)) + "." + symbol;
         if (!hub_.has_subscribers(channel)) continue;
         const int64_t width = marketdata::interval_ns(interval);
-        const int64_t first_bar = first_trade_ns / width * width;
-        const auto rows = market_.candles(InstrumentId{id}, interval, INT64_MIN, INT64_MAX, 16);
-        std::size_t start = 0;
-        while (start < rows.candles.size() && rows.candles[start].open_time_ns < first_bar) ++start;
-        if (start == rows.candles.size()) continue;
-        if (start > 0) --start;
+        const int64_t first_bar = first_trade_ns / width * width - (first_trade_ns % width < 0 ? width : 0);
+        const auto before = market_.candles(InstrumentId{id}, interval, INT64_MIN, first_bar, 1);
+        const auto bars = market_.candles(InstrumentId{id}, interval, first_bar, INT64_MAX, SIZE_MAX);
+        if (bars.candles.empty()) continue;
         std::string out;
         JsonWriter w(&out);
         w.begin_object().field("channel", channel).field("type", "candles").field("ts", now_ms).key("data").begin_array();
-        for (std::size_t k = start; k < rows.candles.size(); ++k) {
-          render_candle(w, *info, interval, rows.candles[k], !(rows.last_open && k + 1 == rows.candles.size()));
+        for (const marketdata::Candle& c : before.candles) render_candle(w, *info, interval, c, true);
+        for (std::size_t k = 0; k < bars.candles.size(); ++k) {
+          render_candle(w, *info, interval, bars.candles[k],
+                        !(bars.last_open && k + 1 == bars.candles.size()));
         }
         w.end_array().end_object();
         hub_.publish(channel, finish(std::move(out)));

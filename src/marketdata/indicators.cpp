@@ -35,6 +35,11 @@ Int128 div_round(Int128 n, Int128 d) {
   return q;
 }
 
+Fixed div_fixed(Int128 n, Int128 d) {
+  const Int128 q = n / d, r = n % d;  // |r| < d < 10^30, so r · 10^8 fits
+  return q * kFixedOne + div_round(r * kFixedOne, d);
+}
+
 Int128 sqrt_fixed(Int128 a) {
   if (a <= 0) return 0;
   const uint64_t r0 = isqrt(a);
@@ -179,10 +184,16 @@ std::optional<Fixed> SessionVwap::add(const Candle& candle) {
     day_ = day;
     notional_ = 0;
     volume_ = 0;
+    saturated_ = false;
+    value_.reset();
   }
+  // A candle whose volume saturated (INT64_MAX) has no true volume: the
+  // day's VWAP stays absent rather than wrong.
+  saturated_ = saturated_ || candle.volume == INT64_MAX;
   notional_ += candle.notional;
   volume_ += candle.volume;
-  if (volume_ > 0) value_ = div_round(notional_ * kFixedOne, volume_);
+  if (saturated_) value_.reset();
+  else if (volume_ > 0) value_ = div_fixed(notional_, volume_);
   return value_;
 }
 

@@ -42,6 +42,9 @@ inline constexpr Int128 kFixedOne = 100'000'000;
 Int128 div_round(Int128 n, Int128 d);
 // floor(√a · 10^8) for 0 ≤ a < 2^126.
 Int128 sqrt_fixed(Int128 a);
+// n / d as Fixed (× 10^8, rounded), without forming n · 10^8: exact for any
+// n whose quotient fits; 0 < d < 10^30.
+Fixed div_fixed(Int128 n, Int128 d);
 // "123.45678901" for raw price units with `price_scale` decimals.
 std::string format_fixed(Fixed value, int price_scale);
 
@@ -128,6 +131,7 @@ class SessionVwap {
 
  private:
   int64_t day_ = INT64_MIN;
+  bool saturated_ = false;
   Int128 notional_ = 0;
   Int128 volume_ = 0;
   std::optional<Fixed> value_;

@@ -239,6 +239,11 @@ TEST_F(ServeTrading, CandlesAndIndicatorsFromTrades) {
   const int64_t next_end = Json(r.body).i("/next_end");
   r = http.get("/v1/candles/TCS-INR?interval=1s&end=" + std::to_string(next_end));
   EXPECT_EQ(Json(r.body).s("/candles/0/open"), "4100.00") << r.body;
+  EXPECT_TRUE(Json(r.body).is_null("/next_end")) << r.body;  // the oldest page
+  EXPECT_TRUE(Json(http.get("/v1/candles/TCS-INR?interval=1s&limit=2").body).is_null("/next_end"));
+  // HEAD: the headers a GET gets, no body (the next response on the connection stays in step).
+  EXPECT_EQ(http.request("HEAD", "/v1/candles/TCS-INR").body, "");
+  EXPECT_EQ(http.get("/v1/time").status, 200);
   // One minute bar so far, open; the 1s indicators see one closed candle.
   EXPECT_EQ(Json(http.get("/v1/candles/TCS-INR").body).size("/candles"), 1u);
   r = http.get("/v1/indicators/TCS-INR?interval=1s");

@@ -213,6 +213,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     http::write(impl_->stream, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(64u << 20);
+    parser.skip(method == "HEAD");  // a HEAD response has Content-Length but no body
     if (!ec) http::read(impl_->stream, impl_->buffer, parser, ec);
     if (ec) {  // the server closed a kept-alive connection: retry once on a new one
       impl_->connected = false;

@@ -221,6 +221,15 @@ TEST(Indicators, EdgeCases) {
   EXPECT_EQ(*vwap.value(), div_round(static_cast<Int128>(303) * kFixedOne, 3));
   vwap.add(Candle{2 * day, 50, 50, 50, 50, 4, 200, 1});
   EXPECT_EQ(*vwap.value(), 50 * kFixedOne);
+  vwap.add(Candle{3 * day, 60, 60, 60, 60, 0, 0, 1});  // a new day with price-only ticks: no VWAP yet
+  EXPECT_FALSE(vwap.value());
+  vwap.add(Candle{4 * day, 70, 70, 70, 70, INT64_MAX, 70 * static_cast<Int128>(INT64_MAX), 1});
+  EXPECT_FALSE(vwap.value());  // saturated volume: absent rather than wrong
+  // Large notionals (wei-scale quantities) do not overflow: n / d without n · 10^8.
+  // 2^110 · 10^8 would not fit 128 bits; (2^110 + 2^29) / 2^30 = 2^80 + 0.5 does.
+  const Int128 n = (static_cast<Int128>(1) << 110) + (1 << 29);
+  EXPECT_EQ(div_fixed(n, 1 << 30), (static_cast<Int128>(1) << 80) * kFixedOne + 50'000'000);
+  EXPECT_EQ(div_fixed(-7, 2), -350'000'000);
 }
 
 }  // namespace
