@@ -1,5 +1,7 @@
 #include "client.h"
 
+#include "gateway/ws_frame.h"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -196,7 +198,7 @@ int tail_messages(Ws& ws, const std::vector<std::string>& channels, int max_mess
   ws.write(net::buffer(R"({"op":"subscribe","id":"tail","channels":[)" + list + "]}"));
   beast::flat_buffer buffer;
   beast::error_code ec;
-  for (int n = 0; max_messages == 0 || n < max_messages; ++n) {
+  for (int n = 0; max_messages == 0 || n < max_messages;) {
     ws.read(buffer, ec);
     if (ec) {
       if (ec == websocket::error::closed) {
@@ -205,7 +207,15 @@ int tail_messages(Ws& ws, const std::vector<std::string>& channels, int max_mess
       }
       return ec == websocket::error::closed ? 0 : 2;
     }
-    std::printf("%s\n", beast::buffers_to_string(buffer.data()).c_str());
+    // One line per message: an array frame carries several.
+    const std::string frame = beast::buffers_to_string(buffer.data());
+    std::vector<std::string_view> messages;
+    gateway::split_ws_frame(frame, &messages);
+    for (std::string_view m : messages) {
+      if (max_messages != 0 && n >= max_messages) break;
+      std::printf("%.*s\n", static_cast<int>(m.size()), m.data());
+      ++n;
+    }
     std::fflush(stdout);
     buffer.consume(buffer.size());
   }

@@ -27,14 +27,16 @@ namespace bourse::app {
 namespace {
 
 // Sends a Heartbeat every second so GTD orders expire on time even when
-// nobody trades (the engine reads no clock).
+// nobody trades (the engine reads no clock), and lets quiet WebSocket
+// channels tell their subscribers they are alive.
 class Heartbeat {
  public:
-  explicit Heartbeat(EngineService& service) : service_(service) {
-    thread_ = std::thread([this] {
+  Heartbeat(EngineService& service, gateway::WsHub& hub, Clock& clock) : service_(service) {
+    thread_ = std::thread([this, &hub, &clock] {
       std::unique_lock lock(mutex_);
       while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
         service_.submit(Command::heartbeat(), nullptr);
+        hub.heartbeat(clock.now());
       }
     });
   }
@@ -231,8 +233,14 @@ int run_serve(const ServeConfig& config) {
   accounts.restore_details(projector::live_order_details(*store));
   // Listener order matters: the publisher renders from the read models, so
   // they see each batch first.
-  gateway::WsHub hub;
-  gateway::WsPublisher publisher(hub, market, accounts, clock);
+  gateway::WsHub::Limits hub_limits;
+  hub_limits.history_messages = config.ws_history_messages;
+  hub_limits.history_bytes = config.ws_history_bytes;
+  hub_limits.heartbeat_ns = int64_t{config.ws_heartbeat_ms} * 1'000'000;
+  gateway::WsHub hub(hub_limits);
+  // Channel sequences start at the engine's seq: they never go backwards
+  // across restarts, so a `since` from before one is seen as unknown.
+  gateway::WsPublisher publisher(hub, market, accounts, clock, service->engine().last_seq());
   service->add_listener(&market);
   service->add_listener(&accounts);
   service->add_listener(&publisher);
@@ -284,6 +292,9 @@ int run_serve(const ServeConfig& config) {
   ws.auth = &auth;
   ws.market = &market;
   ws.engine = service.get();
+  ws.clock = &clock;
+  ws.options.conflate_after_messages = config.ws_conflate_after_messages;
+  ws.options.send_buffer_bytes = config.ws_send_buffer_bytes;
   ws.options.max_message_bytes = config.ws_max_message_bytes;
   ws.options.max_subscriptions = config.ws_max_subscriptions;
   ws.options.max_queued_messages = config.ws_max_queued_messages;
@@ -347,7 +358,7 @@ int run_serve(const ServeConfig& config) {
               ho.tls_cert_file.empty() ? "" : "--cacert CA.pem ", url.c_str());
   std::fflush(stdout);
 
-  std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service);
+  std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service, hub, clock);
   std::unique_ptr<MarketSimulator> simulator;
   if (config.simulate && !specs.empty()) {
     simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);

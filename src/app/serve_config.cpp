@@ -42,7 +42,9 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kEngine = {"data_dir", "durability", "snapshot_every", "queue"};
   static const std::set<std::string> kSimulator = {"enabled", "orders_per_second"};
   static const std::set<std::string> kWebsocket = {"max_message_bytes", "max_subscriptions", "max_queued_messages",
-                                                   "idle_timeout_ms", "max_connections"};
+                                                   "idle_timeout_ms", "max_connections", "conflate_after_messages",
+                                                   "history_messages", "history_bytes", "heartbeat_ms",
+                                                   "send_buffer_bytes"};
   static const std::set<std::string> kOauth = {"issuer", "audience", "access_token_ttl_s", "refresh_token_ttl_s",
                                                "issuers"};
   static const std::set<std::string> kTls = {"cert_file", "key_file"};
@@ -103,6 +105,11 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("websocket", "max_queued_messages", &c->ws_max_queued_messages);
   get_int("websocket", "idle_timeout_ms", &c->ws_idle_timeout_ms);
   get_int("websocket", "max_connections", &c->ws_max_connections);
+  get_int("websocket", "conflate_after_messages", &c->ws_conflate_after_messages);
+  get_int("websocket", "history_messages", &c->ws_history_messages);
+  get_int("websocket", "history_bytes", &c->ws_history_bytes);
+  get_int("websocket", "heartbeat_ms", &c->ws_heartbeat_ms);
+  get_int("websocket", "send_buffer_bytes", &c->ws_send_buffer_bytes);
   get_int("limits", "ip_per_second", &c->ip_per_second);
   get_int("limits", "ip_burst", &c->ip_burst);
   get_int("limits", "user_per_second", &c->user_per_second);
@@ -226,9 +233,13 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
     }
   }
   if (c.ws_max_message_bytes < 256 || c.ws_max_message_bytes > (1u << 20) || c.ws_max_subscriptions < 1 ||
-      c.ws_max_queued_messages < 1 || c.ws_idle_timeout_ms < 1'000) {
+      c.ws_max_queued_messages < 1 || c.ws_idle_timeout_ms < 1'000 || c.ws_conflate_after_messages < 1 ||
+      c.ws_history_messages < 1 || c.ws_history_messages > 1'000'000 || c.ws_history_bytes < 1024 ||
+      c.ws_history_bytes > (1u << 30) || c.ws_heartbeat_ms < 1'000 ||
+      c.ws_send_buffer_bytes < 0 || c.ws_send_buffer_bytes > (64 << 20)) {
     *error = "websocket: max_message_bytes 256..1048576, max_subscriptions >= 1, max_queued_messages >= 1, "
-             "idle_timeout_ms >= 1000";
+             "idle_timeout_ms >= 1000, conflate_after_messages >= 1, history_messages 1..1000000, "
+             "history_bytes 1024..1073741824, heartbeat_ms >= 1000, send_buffer_bytes 0..67108864";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -45,6 +45,11 @@ struct ServeConfig {
   std::size_t ws_max_queued_messages = 4096;
   int ws_idle_timeout_ms = 30'000;
   int ws_max_connections = 10'000;
+  std::size_t ws_conflate_after_messages = 256;
+  std::size_t ws_history_messages = 1000;
+  std::size_t ws_history_bytes = 512 * 1024;
+  int ws_heartbeat_ms = 5'000;
+  int ws_send_buffer_bytes = 0;
   // Token buckets: requests per second and burst; per_second 0 disables.
   int64_t ip_per_second = 2'000, ip_burst = 4'000;
   int64_t user_per_second = 1'000, user_burst = 2'000;

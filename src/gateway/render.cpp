@@ -4,6 +4,7 @@
 #include <array>
 
 #include "bourse/core/checked.h"
+#include "bourse/core/crc32c.h"
 #include "bourse/core/decimal.h"
 #include "bourse/engine/event.h"
 
@@ -49,8 +50,6 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i) {
   w.end_object();
 }
 
-namespace {
-
 void render_levels(JsonWriter& w, const marketdata::InstrumentInfo& i, const std::vector<marketdata::BookLevel>& levels) {
   w.begin_array();
   for (const auto& l : levels) {
@@ -63,7 +62,22 @@ void render_levels(JsonWriter& w, const marketdata::InstrumentInfo& i, const std
   w.end_array();
 }
 
-}  // namespace
+
+uint32_t book_checksum(const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book) {
+  std::string text;
+  auto side = [&](const std::vector<marketdata::BookLevel>& levels) {
+    for (std::size_t k = 0; k < levels.size() && k < kChecksumLevels; ++k) {
+      if (k > 0) text += ',';
+      text += price_text(i, levels[k].price);
+      text += ':';
+      text += qty_text(i, levels[k].qty);
+    }
+  };
+  side(book.bids);
+  text += '|';
+  side(book.asks);
+  return crc32c(text.data(), text.size());
+}
 
 void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book) {
   w.begin_object();

@@ -20,6 +20,12 @@ const char* instrument_status_name(InstrumentStatus s);
 int64_t to_millis(Timestamp ns);
 
 void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i);
+// [[price, qty, orders], …], best first.
+void render_levels(JsonWriter& w, const marketdata::InstrumentInfo& i, const std::vector<marketdata::BookLevel>& levels);
+// CRC32C of the best kChecksumLevels bids then asks as "p:q,p:q|p:q,…" in the
+// decimal texts sent (docs/websocket.md); lets a client verify its book.
+inline constexpr std::size_t kChecksumLevels = 10;
+uint32_t book_checksum(const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book);
 void render_book(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::BookSnapshot& book);
 void render_trade(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TradeRecord& t);
 void render_ticker(JsonWriter& w, const marketdata::InstrumentInfo& i, const marketdata::TickerStats& t);

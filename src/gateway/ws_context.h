@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace bourse {
+class Clock;
 class EngineService;
 namespace auth { class AuthService; }
 namespace marketdata { class MarketView; }
@@ -25,6 +26,8 @@ struct WsOptions {
   std::size_t max_message_bytes = 16 * 1024;  // larger client messages close the connection (1009)
   std::size_t max_subscriptions = 100;        // channels per connection
   std::size_t max_queued_messages = 4096;     // send queue bound: past it, 1008 "slow consumer"
+  std::size_t conflate_after_messages = 256;
+  int send_buffer_bytes = 0;                  // SO_SNDBUF per connection (0: the kernel's autotuning)  // queue length past which book diffs give way to one snapshot
   int idle_timeout_ms = 30'000;               // no frame (pongs count) for this long: closed
   int max_connections = 10'000;               // further upgrades are refused with 503
 };
@@ -42,6 +45,7 @@ struct WsContext {
   auth::AuthService* auth = nullptr;
   marketdata::MarketView* market = nullptr;
   EngineService* engine = nullptr;
+  Clock* clock = nullptr;
   WsOptions options;
 
   std::atomic<int> connections{0};

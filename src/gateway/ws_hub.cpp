@@ -1,50 +1,137 @@
 #include "gateway/ws_hub.h"
 
+#include <algorithm>
+
+#include "gateway/json_writer.h"
+
 namespace bourse::gateway {
 
-bool WsHub::subscribe(const std::string& channel, const std::shared_ptr<WsSubscriber>& s) {
-  std::lock_guard lock(mutex_);
-  return channels_[channel].emplace(s.get(), s).second;
+WsHub::Channel* WsHub::find(std::string_view name) {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : &it->second;
 }
 
-bool WsHub::unsubscribe(const std::string& channel, const WsSubscriber* s) {
+const WsHub::Channel* WsHub::find(std::string_view name) const {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+bool WsHub::wants(std::string_view channel) const {
+  std::lock_guard lock(mutex_);
+  return find(channel) != nullptr;
+}
+
+void WsHub::publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message,
+                    int64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  Channel* c = find(channel);
+  if (!c) return;
+  c->last_seq = seq;
+  c->last_activity_ns = now_ns;
+  if (c->info.keeps_history) {
+    c->history.push_back(HistoryEntry{seq, key, message});
+    c->history_bytes += message->size();
+    while (c->history.size() > limits_.history_messages ||
+           (c->history_bytes > limits_.history_bytes && c->history.size() > 1)) {
+      c->history_bytes -= c->history.front().message->size();
+      c->history.pop_front();
+    }
+  }
+  for (WsSubscriber* s : c->subscribers) s->deliver(c->info, key, message);
+}
+
+void WsHub::heartbeat(int64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, c] : channels_) {
+    if (c.subscribers.empty() || now_ns - c.last_activity_ns < limits_.heartbeat_ns) continue;
+    c.last_activity_ns = now_ns;
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().field("channel", name).field("type", "heartbeat");
+    if (c.last_seq) w.field("seq", *c.last_seq); else w.key("seq").null();
+    w.field("ts", now_ns / 1'000'000).field("ts_us", now_ns / 1'000).end_object();
+    const auto message = std::make_shared<const std::string>(std::move(out));
+    // Heartbeats never replace or delay data: delivered as kEvery with key 0.
+    WsChannelInfo info{name, Delivery::kEvery, false};
+    for (WsSubscriber* s : c.subscribers) s->deliver(info, 0, message);
+  }
+}
+
+bool WsHub::subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                      std::optional<uint64_t> since, const AfterSubscribe& after) {
+  std::lock_guard lock(mutex_);
+  Channel* c = find(channel.name);
+  if (!c) {
+    c = &channels_.try_emplace(channel.name).first->second;
+    c->info = channel;
+  }
+  if (!c->position.emplace(s.get(), c->subscribers.size()).second) return false;
+  c->subscribers.push_back(s.get());
+  Resume resume = Resume::kNone;
+  if (since) {
+    if (c->last_seq && *since == *c->last_seq) {
+      resume = Resume::kCurrent;
+    } else if (c->last_seq && *since > *c->last_seq) {
+      resume = Resume::kUnknown;
+    } else if (!c->history.empty() && c->history.front().seq <= *since + 1) {
+      resume = Resume::kReplayed;
+      auto first = std::upper_bound(c->history.begin(), c->history.end(), *since,
+                                    [](uint64_t v, const HistoryEntry& e) { return v < e.seq; });
+      for (auto it = first; it != c->history.end(); ++it) s->deliver(c->info, it->key, it->message);
+    } else {
+      resume = c->last_seq ? Resume::kTooOld : Resume::kUnknown;
+    }
+  }
+  if (after) after(resume, c->last_seq);
+  return true;
+}
+
+bool WsHub::remove(Channel& c, const WsSubscriber* s) {
+  auto it = c.position.find(s);
+  if (it == c.position.end()) return false;
+  const std::size_t at = it->second;
+  c.position.erase(it);
+  if (at + 1 != c.subscribers.size()) {
+    c.subscribers[at] = c.subscribers.back();
+    c.position[c.subscribers[at]] = at;
+  }
+  c.subscribers.pop_back();
+  return true;
+}
+
+bool WsHub::unsubscribe(std::string_view channel, const WsSubscriber* s) {
   std::lock_guard lock(mutex_);
   auto it = channels_.find(channel);
-  if (it == channels_.end() || it->second.erase(s) == 0) return false;
-  if (it->second.empty()) channels_.erase(it);
+  if (it == channels_.end() || !remove(it->second, s)) return false;
+  if (it->second.subscribers.empty() && !it->second.info.keeps_history) channels_.erase(it);
   return true;
 }
 
 void WsHub::unsubscribe_all(const WsSubscriber* s, const std::vector<std::string>& channels) {
   std::lock_guard lock(mutex_);
-  for (const std::string& c : channels) {
-    auto it = channels_.find(c);
+  for (const std::string& name : channels) {
+    auto it = channels_.find(name);
     if (it == channels_.end()) continue;
-    it->second.erase(s);
-    if (it->second.empty()) channels_.erase(it);
+    remove(it->second, s);
+    if (it->second.subscribers.empty() && !it->second.info.keeps_history) channels_.erase(it);
   }
 }
 
-std::size_t WsHub::publish(const std::string& channel, const SharedMessage& message) {
-  std::vector<std::shared_ptr<WsSubscriber>> targets;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = channels_.find(channel);
-    if (it == channels_.end()) return 0;
-    targets.reserve(it->second.size());
-    for (auto& [ptr, weak] : it->second) {
-      if (auto s = weak.lock()) targets.push_back(std::move(s));
-    }
-  }
-  std::size_t delivered = 0;
-  for (const auto& s : targets) delivered += s->deliver(message) ? 1 : 0;
-  return delivered;
-}
-
-std::size_t WsHub::subscriber_count(const std::string& channel) const {
+void WsHub::locked(const std::function<void()>& f) {
   std::lock_guard lock(mutex_);
-  auto it = channels_.find(channel);
-  return it == channels_.end() ? 0 : it->second.size();
+  f();
+}
+
+std::size_t WsHub::subscriber_count(std::string_view channel) const {
+  std::lock_guard lock(mutex_);
+  const Channel* c = find(channel);
+  return c ? c->subscribers.size() : 0;
+}
+
+std::optional<uint64_t> WsHub::last_seq(std::string_view channel) const {
+  std::lock_guard lock(mutex_);
+  const Channel* c = find(channel);
+  return c ? c->last_seq : std::nullopt;
 }
 
 }  // namespace bourse::gateway

@@ -1,48 +1,123 @@
 // WsHub: channel → subscribers, for WebSocket streams. A message is
 // serialized once (shared_ptr<const std::string>) and the same bytes are
-// queued on every subscriber; a subscriber whose bounded queue is full is
-// told to close as a slow consumer, and nobody else waits for it.
+// handed to every subscriber; each connection queues them in its own bounded
+// queue, and a slow one never delays the others.
 //
-// Threads: subscribe/unsubscribe from I/O threads, publish from the
-// dispatcher thread. One mutex guards the registry; publish copies the
-// subscriber list under it and delivers outside it.
+// Every channel message carries a sequence number assigned by its producer
+// (WsPublisher). Public channels keep a bounded history of their recent
+// messages, so a client that reconnects can resume with `since`: the hub
+// replays what it missed, or says it cannot (the caller then sends a
+// snapshot). Replay, snapshot and registration happen under the same lock as
+// publishing, so nothing falls between them.
+//
+// Threads: publish from the dispatcher thread, heartbeat from a timer
+// thread, subscribe/unsubscribe from I/O threads. One mutex guards
+// everything; subscribers' deliver() runs under it and must not block.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace bourse::gateway {
 
 using SharedMessage = std::shared_ptr<const std::string>;
 
+// How a connection queues a channel's messages when it falls behind.
+enum class Delivery : uint8_t {
+  kEvery,   // every message, in order (trades, candles, private channels, replies)
+  kLatest,  // state: a newer message replaces one still queued (ticker, bbo, top-N books)
+  kBook,    // diffs: past the conflation threshold, diffs are dropped and one fresh snapshot follows
+};
+
+struct WsChannelInfo {
+  std::string name;
+  Delivery delivery = Delivery::kEvery;
+  bool keeps_history = false;  // public channels: resume with `since`, and the channel outlives its subscribers
+};
+
 // A connection as the hub sees it.
 class WsSubscriber {
  public:
   virtual ~WsSubscriber() = default;
-  // Any thread; must not block. Returns false when the connection refused
-  // the message (queue full: it is closing as a slow consumer).
-  virtual bool deliver(const SharedMessage& message) = 0;
+  // Under the hub's lock: queue and return at once. `key` identifies what a
+  // kLatest message replaces (one ticker per instrument, also on ticker.*).
+  virtual void deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) = 0;
 };
 
 class WsHub {
  public:
-  // Returns false if already subscribed.
-  bool subscribe(const std::string& channel, const std::shared_ptr<WsSubscriber>& s);
-  bool unsubscribe(const std::string& channel, const WsSubscriber* s);
+  struct Limits {
+    std::size_t history_messages = 1000;   // per public channel
+    std::size_t history_bytes = 512 * 1024;
+    int64_t heartbeat_ns = 5'000'000'000;  // a channel quiet this long gets a heartbeat
+  };
+  WsHub() = default;
+  explicit WsHub(Limits limits) : limits_(limits) {}
+
+  // Producer side. wants(): someone subscribes, or the channel keeps history
+  // (then it must see every message, or resume would skip some).
+  bool wants(std::string_view channel) const;
+  void publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns);
+  // Channels quiet for heartbeat_ns get {"channel","type":"heartbeat","seq":last,"ts","ts_us"}.
+  void heartbeat(int64_t now_ns);
+
+  // What subscribe did about `since`.
+  enum class Resume : uint8_t {
+    kNone,      // no since given
+    kCurrent,   // nothing was missed
+    kReplayed,  // the missed messages were delivered from history
+    kTooOld,    // since is older than the history (or the channel has none): snapshot needed
+    kUnknown,   // since is ahead of the channel (e.g. the server restarted): snapshot needed
+  };
+  // Registers `s` (false if it already was). With `since`, delivers the
+  // missed messages first when history has them. Then `after(resume,
+  // last_seq)` runs, still under the lock, and may deliver a snapshot to `s`
+  // before any later message.
+  using AfterSubscribe = std::function<void(Resume resume, std::optional<uint64_t> last_seq)>;
+  bool subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                 std::optional<uint64_t> since, const AfterSubscribe& after);
+  bool unsubscribe(std::string_view channel, const WsSubscriber* s);
   void unsubscribe_all(const WsSubscriber* s, const std::vector<std::string>& channels);
-  // Delivers to every subscriber of `channel`; returns how many received it.
-  std::size_t publish(const std::string& channel, const SharedMessage& message);
-  std::size_t subscriber_count(const std::string& channel) const;
-  bool has_subscribers(const std::string& channel) const { return subscriber_count(channel) > 0; }
+  // Runs f under the publishing lock (a connection rebuilding a snapshot).
+  void locked(const std::function<void()>& f);
+
+  std::size_t subscriber_count(std::string_view channel) const;
+  std::optional<uint64_t> last_seq(std::string_view channel) const;
 
  private:
+  struct HistoryEntry {
+    uint64_t seq;
+    uint64_t key;
+    SharedMessage message;
+  };
+  struct Channel {
+    WsChannelInfo info;
+    std::optional<uint64_t> last_seq;
+    int64_t last_activity_ns = 0;
+    std::deque<HistoryEntry> history;
+    std::size_t history_bytes = 0;
+    std::vector<WsSubscriber*> subscribers;             // delivery order
+    std::unordered_map<const WsSubscriber*, std::size_t> position;  // O(1) removal (swap with the last)
+  };
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  Channel* find(std::string_view name);
+  const Channel* find(std::string_view name) const;
+  bool remove(Channel& c, const WsSubscriber* s);  // caller holds the lock; true if the channel may go
+
+  Limits limits_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::unordered_map<const WsSubscriber*, std::weak_ptr<WsSubscriber>>> channels_;
+  std::unordered_map<std::string, Channel, NameHash, std::equal_to<>> channels_;
 };
 
 }  // namespace bourse::gateway

@@ -7,6 +7,7 @@
 #include "bourse/core/decimal.h"
 #include "gateway/json_writer.h"
 #include "gateway/render.h"
+#include "gateway/ws_channels.h"
 
 namespace bourse::gateway {
 namespace {
@@ -24,6 +25,30 @@ void WsPublisher::on_durable_batch(std::span<const Event> events) {
   publish_private(events);
 }
 
+uint64_t WsPublisher::next_seq(const std::string& channel) {
+  auto [it, inserted] = seqs_.try_emplace(channel, seq_base_);
+  return ++it->second;
+}
+
+void WsPublisher::publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message,
+                          int64_t now_ns) {
+  hub_.publish(channel, seq, key, finish(std::move(message)), now_ns);
+}
+
+namespace {
+
+bool same_level(const std::optional<marketdata::BookLevel>& a, const std::optional<marketdata::BookLevel>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->price.value == b->price.value && a->qty.value == b->qty.value && a->orders == b->orders);
+}
+
+std::optional<marketdata::BookLevel> best(const std::vector<marketdata::BookLevel>& side) {
+  if (side.empty()) return std::nullopt;
+  return side.front();
+}
+
+}  // namespace
+
 void WsPublisher::publish_public(std::span<const Event> events) {
   // Group by instrument, keeping order; later level changes in the batch
   // replace earlier ones for the same (side, price).
@@ -31,7 +56,6 @@ void WsPublisher::publish_public(std::span<const Event> events) {
     std::vector<const Event*> trades;
     std::map<int64_t, const BookLevelChanged*, std::greater<>> bids;
     std::map<int64_t, const BookLevelChanged*> asks;
-    Seq last_book_seq = 0;
   };
   std::map<uint32_t, PerInstrument> touched;
   for (const Event& e : events) {
@@ -40,47 +64,102 @@ void WsPublisher::publish_public(std::span<const Event> events) {
     } else if (e.type == EventType::kBookLevelChanged) {
       PerInstrument& p = touched[e.book_level.instrument.value];
       (e.book_level.side == Side::kBuy ? p.bids[e.book_level.price.value] : p.asks[e.book_level.price.value]) = &e.book_level;
-      p.last_book_seq = e.cause.seq;
     } else if (e.type == EventType::kInstrumentStatusChanged) {
       touched[e.instrument_status.instrument.value];
     }
   }
-  const int64_t now_ms = clock_.now() / 1'000'000;
+  const int64_t now_ns = clock_.now();
   for (const auto& [id, p] : touched) {
     const auto info = market_.instrument(InstrumentId{id});
     if (!info) continue;
+    const InstrumentId instrument{id};
     const std::string symbol(info->spec.symbol.view());
     const std::string trades_channel = "trades." + symbol;
-    if (!p.trades.empty() && hub_.has_subscribers(trades_channel)) {
+    if (!p.trades.empty() && hub_.wants(trades_channel)) {
       std::string out;
       JsonWriter w(&out);
-      w.begin_object().field("channel", trades_channel).field("type", "trades").field("ts", now_ms).key("data").begin_array();
+      const uint64_t seq = next_seq(trades_channel);
+      begin_channel_message(w, trades_channel, "trades", seq, now_ns);
+      w.key("data").begin_array();
       for (const Event* e : p.trades) {
         const Trade& t = e->trade;
         render_trade(w, *info, marketdata::TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e->cause.timestamp});
       }
       w.end_array().end_object();
-      hub_.publish(trades_channel, finish(std::move(out)));
+      publish(trades_channel, seq, conflation_key(ChannelType::kTrades, instrument), std::move(out), now_ns);
     }
-    const std::string book_channel = "book." + symbol;
-    if ((!p.bids.empty() || !p.asks.empty()) && hub_.has_subscribers(book_channel)) {
-      std::string out;
-      JsonWriter w(&out);
-      w.begin_object().field("channel", book_channel).field("type", "update").field("sequence", p.last_book_seq)
-          .field("ts", now_ms);
-      auto levels = [&](const auto& side) {
-        w.begin_array();
-        for (const auto& [price, l] : side) {
-          w.begin_array().value(price_text(*info, l->price)).value(qty_text(*info, l->qty)).value(l->order_count).end_array();
+    const bool book_changed = !p.bids.empty() || !p.asks.empty();
+    if (book_changed) {
+      // The top of the book after the batch: the diff's checksum, bbo and top-N views.
+      marketdata::BookSnapshot top;
+      market_.book(instrument, kChecksumLevels, &top);
+      const std::string book_channel = "book." + symbol;
+      if (hub_.wants(book_channel)) {
+        std::string out;
+        JsonWriter w(&out);
+        begin_channel_message(w, book_channel, "update", top.sequence, now_ns);
+        auto levels = [&](const auto& side) {
+          w.begin_array();
+          for (const auto& [price, l] : side) {
+            w.begin_array().value(price_text(*info, l->price)).value(qty_text(*info, l->qty)).value(l->order_count).end_array();
+          }
+          w.end_array();
+        };
+        w.key("bids");
+        levels(p.bids);
+        w.key("asks");
+        levels(p.asks);
+        w.field("checksum", book_checksum(*info, top));
+        w.end_object();
+        publish(book_channel, top.sequence, conflation_key(ChannelType::kBook, instrument), std::move(out), now_ns);
+      }
+      for (std::size_t depth : kBookTopDepths) {
+        const std::string channel = "book" + std::to_string(depth) + "." + symbol;
+        if (!hub_.wants(channel)) continue;
+        marketdata::BookSnapshot view;
+        market_.book(instrument, depth, &view);
+        // Only a change inside the top N (or a book shorter than N) changes the view.
+        bool inside = false;
+        for (const auto& [price, l] : p.bids) {
+          inside |= view.bids.size() < depth || price >= view.bids.back().price.value;
         }
-        w.end_array();
-      };
-      w.key("bids");
-      levels(p.bids);
-      w.key("asks");
-      levels(p.asks);
-      w.end_object();
-      hub_.publish(book_channel, finish(std::move(out)));
+        for (const auto& [price, l] : p.asks) {
+          inside |= view.asks.size() < depth || price <= view.asks.back().price.value;
+        }
+        if (!inside) continue;
+        std::string out;
+        JsonWriter w(&out);
+        begin_channel_message(w, channel, "book", view.sequence, now_ns);
+        w.key("bids");
+        render_levels(w, *info, view.bids);
+        w.key("asks");
+        render_levels(w, *info, view.asks);
+        w.end_object();
+        publish(channel, view.sequence, conflation_key(ChannelType::kBookTop, instrument, depth), std::move(out), now_ns);
+      }
+      const std::string bbo_channel = "bbo." + symbol;
+      const Top now_top{best(top.bids), best(top.asks)};
+      Top& sent = last_bbo_[id];
+      if (hub_.wants(bbo_channel) && (!same_level(sent.bid, now_top.bid) || !same_level(sent.ask, now_top.ask))) {
+        sent = now_top;
+        std::string out;
+        JsonWriter w(&out);
+        const uint64_t seq = next_seq(bbo_channel);
+        begin_channel_message(w, bbo_channel, "bbo", seq, now_ns);
+        w.key("data").begin_object().field("symbol", symbol);
+        auto level = [&](const char* name, const std::optional<marketdata::BookLevel>& l) {
+          w.key(name);
+          if (!l) {
+            w.null();
+          } else {
+            w.begin_array().value(price_text(*info, l->price)).value(qty_text(*info, l->qty)).value(l->orders).end_array();
+          }
+        };
+        level("bid", now_top.bid);
+        level("ask", now_top.ask);
+        w.end_object().end_object();
+        publish(bbo_channel, seq, conflation_key(ChannelType::kBbo, instrument), std::move(out), now_ns);
+      }
     }
     // candles.{interval}.{symbol}: the newest bar before the first one the
     // batch's trades touched (so a bar they closed arrives once more, with
@@ -89,33 +168,42 @@ void WsPublisher::publish_public(std::span<const Event> events) {
       const int64_t first_trade_ns = p.trades.front()->cause.timestamp;
       for (marketdata::Interval interval : marketdata::kIntervals) {
         const std::string channel = "candles." + std::string(marketdata::interval_name(interval)) + "." + symbol;
-        if (!hub_.has_subscribers(channel)) continue;
+        if (!hub_.wants(channel)) continue;
         const int64_t width = marketdata::interval_ns(interval);
         const int64_t first_bar = first_trade_ns / width * width - (first_trade_ns % width < 0 ? width : 0);
-        const auto before = market_.candles(InstrumentId{id}, interval, INT64_MIN, first_bar, 1);
-        const auto bars = market_.candles(InstrumentId{id}, interval, first_bar, INT64_MAX, SIZE_MAX);
+        const auto before = market_.candles(instrument, interval, INT64_MIN, first_bar, 1);
+        const auto bars = market_.candles(instrument, interval, first_bar, INT64_MAX, SIZE_MAX);
         if (bars.candles.empty()) continue;
         std::string out;
         JsonWriter w(&out);
-        w.begin_object().field("channel", channel).field("type", "candles").field("ts", now_ms).key("data").begin_array();
+        const uint64_t seq = next_seq(channel);
+        begin_channel_message(w, channel, "candles", seq, now_ns);
+        w.key("data").begin_array();
         for (const marketdata::Candle& c : before.candles) render_candle(w, *info, interval, c, true);
         for (std::size_t k = 0; k < bars.candles.size(); ++k) {
           render_candle(w, *info, interval, bars.candles[k],
                         !(bars.last_open && k + 1 == bars.candles.size()));
         }
         w.end_array().end_object();
-        hub_.publish(channel, finish(std::move(out)));
+        publish(channel, seq, conflation_key(ChannelType::kCandles, instrument), std::move(out), now_ns);
       }
     }
+    // ticker.{symbol} and ticker.*: the same bytes, on the symbol's sequence.
     const std::string ticker_channel = "ticker." + symbol;
-    if (hub_.has_subscribers(ticker_channel)) {
-      if (const auto t = market_.ticker(InstrumentId{id}, clock_.now())) {
+    const bool to_symbol = hub_.wants(ticker_channel), to_all = hub_.wants("ticker.*");
+    if (to_symbol || to_all) {
+      if (const auto t = market_.ticker(instrument, clock_.now())) {
         std::string out;
         JsonWriter w(&out);
-        w.begin_object().field("channel", ticker_channel).field("type", "ticker").field("ts", now_ms).key("data");
+        const uint64_t seq = next_seq(ticker_channel);
+        begin_channel_message(w, ticker_channel, "ticker", seq, now_ns);
+        w.key("data");
         render_ticker(w, *info, *t);
         w.end_object();
-        hub_.publish(ticker_channel, finish(std::move(out)));
+        const SharedMessage message = finish(std::move(out));
+        const uint64_t key = conflation_key(ChannelType::kTicker, instrument);
+        if (to_symbol) hub_.publish(ticker_channel, seq, key, message, now_ns);
+        if (to_all) hub_.publish("ticker.*", seq, key, message, now_ns);
       }
     }
   }
@@ -142,25 +230,27 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       default: break;
     }
   }
-  const int64_t now_ms = clock_.now() / 1'000'000;
+  const int64_t now_ns = clock_.now();
   for (const auto& [account, ids] : orders) {
     const std::string channel = private_channel("orders", AccountId{account});
-    if (!hub_.has_subscribers(channel)) continue;
+    if (!hub_.wants(channel)) continue;
     for (uint64_t id : ids) {
       const auto o = accounts_.order(AccountId{account}, OrderId{id});
       const auto info = o ? market_.instrument(o->instrument) : std::nullopt;
       if (!o || !info) continue;
       std::string out;
       JsonWriter w(&out);
-      w.begin_object().field("channel", "orders").field("type", "order").field("ts", now_ms).key("data");
+      const uint64_t seq = next_seq(channel);
+      begin_channel_message(w, "orders", "order", seq, now_ns);
+      w.key("data");
       render_order(w, *info, *o);
       w.end_object();
-      hub_.publish(channel, finish(std::move(out)));
+      publish(channel, seq, 0, std::move(out), now_ns);
     }
   }
   for (const auto& [account, count] : fills) {
     const std::string channel = private_channel("fills", AccountId{account});
-    if (!hub_.has_subscribers(channel)) continue;
+    if (!hub_.wants(channel)) continue;
     // The read model appended this batch's fills last: they are the newest.
     auto list = accounts_.fills(AccountId{account}, std::nullopt, UINT64_MAX, count);
     for (auto it = list.rbegin(); it != list.rend(); ++it) {
@@ -168,26 +258,30 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       if (!info) continue;
       std::string out;
       JsonWriter w(&out);
-      w.begin_object().field("channel", "fills").field("type", "fill").field("ts", now_ms).key("data");
+      const uint64_t seq = next_seq(channel);
+      begin_channel_message(w, "fills", "fill", seq, now_ns);
+      w.key("data");
       render_fill(w, *info, *it);
       w.end_object();
-      hub_.publish(channel, finish(std::move(out)));
+      publish(channel, seq, 0, std::move(out), now_ns);
     }
   }
   for (const auto& [key, b] : balances) {
     const std::string channel = private_channel("balances", AccountId{key.first});
-    if (!hub_.has_subscribers(channel)) continue;
+    if (!hub_.wants(channel)) continue;
     const auto asset = market_.asset(b->asset);
     if (!asset) continue;
     int64_t total = 0;
     checked_add(b->available.value, b->locked.value, &total);
     std::string out;
     JsonWriter w(&out);
-    w.begin_object().field("channel", "balances").field("type", "balance").field("ts", now_ms).key("data").begin_object();
+    const uint64_t seq = next_seq(channel);
+    begin_channel_message(w, "balances", "balance", seq, now_ns);
+    w.key("data").begin_object();
     w.field("asset", asset->code.view()).field("available", format_decimal(b->available.value, asset->scale));
     w.field("locked", format_decimal(b->locked.value, asset->scale)).field("total", format_decimal(total, asset->scale));
     w.end_object().end_object();
-    hub_.publish(channel, finish(std::move(out)));
+    publish(channel, seq, 0, std::move(out), now_ns);
   }
 }
 

@@ -8,7 +8,6 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <simdjson.h>
 
-#include <deque>
 #include <set>
 
 #include "auth/auth_service.h"
@@ -16,6 +15,7 @@
 #include "gateway/json_writer.h"
 #include "gateway/render.h"
 #include "gateway/rest_api.h"
+#include "gateway/ws_channels.h"
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
@@ -45,10 +45,58 @@ std::string error_message(std::string_view id, std::string_view op, int status, 
   return out;
 }
 
+// A session's write side as the scheduler sees it.
+class WsWriter {
+ public:
+  virtual ~WsWriter() = default;
+  virtual void write_next() = 0;
+};
+
+// One per io_context: sessions of that thread whose queue went from empty to
+// non-empty wait here, and one posted task starts all their writes. A
+// publish to 10,000 connections costs one post per I/O thread, not 10,000.
+class WriteScheduler final : public net::execution_context::service {
+ public:
+  using key_type = WriteScheduler;
+  static inline net::execution_context::id id;
+  explicit WriteScheduler(net::execution_context& context) : service(context) {}
+
+  void schedule(std::shared_ptr<WsWriter> writer, const net::any_io_executor& executor) {
+    bool post = false;
+    {
+      std::lock_guard lock(mutex_);
+      ready_.push_back(std::move(writer));
+      post = !posted_;
+      posted_ = true;
+    }
+    if (post) net::post(executor, [this] { drain(); });
+  }
+
+ private:
+  void drain() {
+    std::vector<std::shared_ptr<WsWriter>> ready;
+    {
+      std::lock_guard lock(mutex_);
+      ready.swap(ready_);
+      posted_ = false;
+    }
+    for (const auto& w : ready) w->write_next();
+  }
+  void shutdown() override {
+    std::lock_guard lock(mutex_);
+    ready_.clear();
+  }
+
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<WsWriter>> ready_;
+  bool posted_ = false;
+};
+
 // NextLayer: beast::tcp_stream, or an ssl_stream over one (wss://).
 template <class NextLayer>
 class WsSession final : public WsSubscriber,
                         public WsClosable,
+                        public WsWriter,
                         public std::enable_shared_from_this<WsSession<NextLayer>> {
  public:
   WsSession(WsContext& context, NextLayer&& stream)
@@ -59,6 +107,9 @@ class WsSession final : public WsSubscriber,
   }
 
   ~WsSession() override {
+    // The hub holds plain pointers: leave it before anything else goes (an
+    // io_context stopped at shutdown destroys sessions without finish()).
+    context_.hub->unsubscribe_all(this, std::vector<std::string>(subscribed_.begin(), subscribed_.end()));
     {
       std::lock_guard lock(context_.sessions_mutex);
       context_.sessions.erase(id_);
@@ -73,36 +124,60 @@ class WsSession final : public WsSubscriber,
     }
     context_.connections.fetch_add(1);
     beast::get_lowest_layer(ws_).expires_never();
+    if (context_.options.send_buffer_bytes > 0) {
+      // Bounds the kernel memory each connection may hold, and makes a slow
+      // client's backlog show up in our queue (where it is conflated).
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).socket().set_option(
+          net::socket_base::send_buffer_size(context_.options.send_buffer_bytes), ignored);
+    }
     websocket::stream_base::timeout timeout{};
     timeout.handshake_timeout = std::chrono::seconds(10);
     timeout.idle_timeout = std::chrono::milliseconds(context_.options.idle_timeout_ms);
     timeout.keep_alive_pings = true;  // a ping at half the idle time; a live client's pong keeps it open
     ws_.set_option(timeout);
     ws_.read_message_max(context_.options.max_message_bytes);
+    // Frames are written whole and unmasked: Beast's write buffer would only
+    // cost memory on every idle connection.
+    ws_.auto_fragment(false);
+    ws_.write_buffer_bytes(256);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "bourse"); }));
     upgrade_ = std::move(request);
     ws_.async_accept(upgrade_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
-  bool deliver(const SharedMessage& message) override {
-    bool start = false;
-    {
-      std::lock_guard lock(queue_mutex_);
-      if (closing_) return false;
-      if (queue_.size() >= context_.options.max_queued_messages) {
-        closing_ = true;
-        queue_.clear();
-        net::post(ws_.get_executor(), [self = this->shared_from_this()] {
-          self->close(websocket::close_code::policy_error, "slow consumer: send queue full");
-        });
-        return false;
+  // Under the hub's lock (any thread): queue per the channel's delivery rule.
+  void deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
+    std::lock_guard lock(queue_mutex_);
+    if (closing_) return;
+    if (channel.delivery == Delivery::kLatest) {
+      for (auto& [slot_key, waiting] : latest_) {
+        if (slot_key == key) {  // an older state still waits: the newer one takes its place
+          waiting = message;
+          return;
+        }
       }
-      queue_.push_back(message);
-      if (!writing_) writing_ = start = true;
+      if (!admit()) return;
+      latest_.emplace_back(key, message);
+      queue_.push_back(Pending{nullptr, key, PendingKind::kLatest, {}});
+    } else if (channel.delivery == Delivery::kBook) {
+      for (const std::string& stale : stale_books_) {
+        if (stale == channel.name) return;  // a fresh snapshot is already on its way
+      }
+      if (queue_.size() >= context_.options.conflate_after_messages) {
+        // Behind: stop queueing diffs; the writer sends one fresh snapshot instead.
+        stale_books_.push_back(channel.name);
+        queue_.push_back(Pending{nullptr, 0, PendingKind::kBookSnapshot, channel.name});
+      } else {
+        if (!admit()) return;
+        queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
+      }
+    } else {
+      if (!admit()) return;
+      queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
     }
-    if (start) net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
-    return true;
+    start_writing();
   }
 
   void close_going_away() override {
@@ -150,11 +225,45 @@ class WsSession final : public WsSubscriber,
     if (ec) return finish();
     const std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();  // client messages are rare: an idle connection holds no read buffer
     handle(text);
     read();
   }
 
-  void send(std::string&& text) { deliver(make_message(std::move(text))); }
+  // Replies and snapshots: always delivered, in order.
+  void send(std::string&& text) { send(make_message(std::move(text))); }
+  void send(const SharedMessage& message) {
+    std::lock_guard lock(queue_mutex_);
+    enqueue_locked(message);
+  }
+  void enqueue_locked(const SharedMessage& message) {
+    if (closing_ || !admit()) return;
+    queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
+    start_writing();
+  }
+
+  // queue_mutex_ held. Past the hard limit the connection closes as a slow
+  // consumer (1008) and its queue is dropped.
+  bool admit() {
+    if (queue_.size() < context_.options.max_queued_messages) return true;
+    closing_ = true;
+    queue_.clear();
+    latest_.clear();
+    net::post(ws_.get_executor(), [weak = this->weak_from_this()] {
+      if (auto self = weak.lock()) self->close(websocket::close_code::policy_error, "slow consumer: send queue full");
+    });
+    return false;
+  }
+
+  // queue_mutex_ held: the first message after idle starts a write.
+  void start_writing() {
+    if (writing_) return;
+    auto self = this->weak_from_this().lock();
+    if (!self) return;  // being destroyed
+    writing_ = true;
+    net::use_service<WriteScheduler>(net::query(ws_.get_executor(), net::execution::context))
+        .schedule(std::move(self), ws_.get_executor());
+  }
 
   void handle(const std::string& text) {
     thread_local simdjson::dom::parser parser;
@@ -229,9 +338,13 @@ class WsSession final : public WsSubscriber,
     login(r, id);
   }
 
-  // "trades.BTC-USD", "book.BTC-USD", "ticker.BTC-USD", "candles.1m.BTC-USD", or private
-  // "orders", "fills", "balances".
-  std::optional<std::string> hub_channel(const std::string& name, std::string* error_code, std::string* detail) {
+  // A public channel (docs/websocket.md: trades, book, book10/50/500, bbo,
+  // ticker, ticker.*, candles) or a private one: orders, fills, balances.
+  struct Resolved {
+    WsChannelInfo info;                   // the hub's name and rules
+    std::optional<PublicChannel> public_channel;
+  };
+  std::optional<Resolved> resolve_channel(const std::string& name, std::string* error_code, std::string* detail) {
     if (name == "orders" || name == "fills" || name == "balances") {
       if (!principal_) {
         *error_code = "UNAUTHENTICATED";
@@ -243,21 +356,10 @@ class WsSession final : public WsSubscriber,
         *detail = "the read scope is required";
         return std::nullopt;
       }
-      return private_channel(name, AccountId{principal_->user_id});
+      return Resolved{WsChannelInfo{private_channel(name, AccountId{principal_->user_id}), Delivery::kEvery, false},
+                      std::nullopt};
     }
-    const std::size_t dot = name.find('.');
-    const std::string kind = name.substr(0, dot);
-    if (dot != std::string::npos && (kind == "trades" || kind == "book" || kind == "ticker") &&
-        context_.market->instrument(std::string_view(name).substr(dot + 1))) {
-      return name;
-    }
-    if (kind == "candles" && dot != std::string::npos) {
-      const std::size_t second = name.find('.', dot + 1);
-      if (second != std::string::npos && marketdata::parse_interval(name.substr(dot + 1, second - dot - 1)) &&
-          context_.market->instrument(std::string_view(name).substr(second + 1))) {
-        return name;
-      }
-    }
+    if (auto c = parse_public_channel(name, *context_.market)) return Resolved{c->info(), std::move(*c)};
     *error_code = "UNKNOWN_CHANNEL";
     *detail = "no channel '" + name + "'";
     return std::nullopt;
@@ -277,17 +379,38 @@ class WsSession final : public WsSubscriber,
       }
       names.emplace_back(name);
     }
+    // "since": {"trades.BTC-USD": 1234, …}: resume public channels after that sequence.
+    std::map<std::string, uint64_t, std::less<>> since;
+    simdjson::dom::object since_object;
+    if (auto field = msg["since"]; field.error() == simdjson::SUCCESS) {
+      if (!subscribe || field.get_object().get(since_object) != simdjson::SUCCESS) {
+        return send(error_message(id, op, 400, "INVALID_FIELD", "'since' is an object {channel: sequence} on subscribe"));
+      }
+      for (auto [key, value] : since_object) {
+        uint64_t seq = 0;
+        if (value.get_uint64().get(seq) != simdjson::SUCCESS ||
+            std::find(names.begin(), names.end(), key) == names.end()) {
+          return send(error_message(id, op, 400, "INVALID_FIELD",
+                                    "'since' maps channels of this request to sequence numbers (integers >= 0)"));
+        }
+        since.emplace(std::string(key), seq);
+      }
+    }
     // Validate all first: a request either applies entirely or not at all.
-    std::vector<std::string> resolved;
+    std::vector<Resolved> resolved;
     for (const std::string& name : names) {
       std::string code, detail;
-      auto channel = hub_channel(name, &code, &detail);
+      auto channel = resolve_channel(name, &code, &detail);
       if (!channel) return send(error_message(id, op, code == "UNKNOWN_CHANNEL" ? 404 : 403, code, detail));
-      resolved.push_back(*channel);
+      if (since.contains(name) && !channel->info.keeps_history && name != "ticker.*") {
+        return send(error_message(id, op, 400, "INVALID_FIELD",
+                                  "'" + name + "' cannot resume: private channels start live (read REST for what was missed)"));
+      }
+      resolved.push_back(std::move(*channel));
     }
     if (subscribe) {
       std::set<std::string> after(subscribed_.begin(), subscribed_.end());
-      after.insert(resolved.begin(), resolved.end());
+      for (const Resolved& r : resolved) after.insert(r.info.name);
       if (after.size() > context_.options.max_subscriptions) {
         return send(error_message(id, op, 400, "TOO_MANY_SUBSCRIPTIONS",
                                   "at most " + std::to_string(context_.options.max_subscriptions) + " channels per connection"));
@@ -300,37 +423,38 @@ class WsSession final : public WsSubscriber,
     w.end_array().end_object();
     send(std::move(out));
     for (std::size_t i = 0; i < names.size(); ++i) {
+      const Resolved& r = resolved[i];
       if (!subscribe) {
-        context_.hub->unsubscribe(resolved[i], this);
-        subscribed_.erase(resolved[i]);
+        context_.hub->unsubscribe(r.info.name, this);
+        subscribed_.erase(r.info.name);
         continue;
       }
-      if (!subscribed_.insert(resolved[i]).second) continue;
-      context_.hub->subscribe(resolved[i], this->shared_from_this());
-      // After subscribing, the snapshot: diffs with a sequence at or below
-      // the snapshot's are already in it (docs/websocket.md).
-      if (names[i].rfind("book.", 0) == 0) send_book_snapshot(names[i]);
+      if (!subscribed_.insert(r.info.name).second) continue;
+      std::optional<uint64_t> resume_after;
+      if (auto it = since.find(names[i]); it != since.end()) resume_after = it->second;
+      // Under the hub's lock: history or a snapshot first, then live messages.
+      context_.hub->subscribe(r.info, this->shared_from_this(), resume_after,
+                              [&](WsHub::Resume resume, std::optional<uint64_t> last_seq) {
+                                if (!r.public_channel) return;
+                                std::string_view reason;
+                                switch (resume) {
+                                  case WsHub::Resume::kNone: {
+                                    const ChannelType t = r.public_channel->type;
+                                    if (t == ChannelType::kTrades || t == ChannelType::kCandles) return;
+                                    reason = kSnapshotOnSubscribe;
+                                    break;
+                                  }
+                                  case WsHub::Resume::kCurrent:
+                                  case WsHub::Resume::kReplayed: return;
+                                  case WsHub::Resume::kTooOld: reason = kSnapshotSinceTooOld; break;
+                                  case WsHub::Resume::kUnknown: reason = kSnapshotSinceUnknown; break;
+                                }
+                                const auto snapshots = render_snapshots(*context_.market, *r.public_channel, last_seq,
+                                                                        reason, context_.clock->now());
+                                std::lock_guard lock(queue_mutex_);
+                                for (const auto& snapshot : snapshots) enqueue_locked(snapshot.message);
+                              });
     }
-  }
-
-  void send_book_snapshot(const std::string& channel) {
-    const auto info = context_.market->instrument(std::string_view(channel).substr(5));
-    marketdata::BookSnapshot book;
-    if (!info || !context_.market->book(info->spec.id, 0, &book)) return;
-    std::string out;
-    JsonWriter w(&out);
-    w.begin_object().field("channel", channel).field("type", "snapshot").field("sequence", book.sequence);
-    auto levels = [&](const std::vector<marketdata::BookLevel>& side) {
-      w.begin_array();
-      for (const auto& l : side) w.begin_array().value(price_text(*info, l.price)).value(qty_text(*info, l.qty)).value(l.orders).end_array();
-      w.end_array();
-    };
-    w.key("bids");
-    levels(book.bids);
-    w.key("asks");
-    levels(book.asks);
-    w.end_object();
-    send(std::move(out));
   }
 
   void on_cancel_on_disconnect(simdjson::dom::object msg, const std::string& id) {
@@ -393,22 +517,78 @@ class WsSession final : public WsSubscriber,
                              });
   }
 
-  void write_next() {
-    SharedMessage next;
+  // On the connection's thread: everything queued goes out in one frame (a
+  // JSON array when there is more than one message), so a connection that
+  // fell behind catches up in few writes.
+  void write_next() override {
     {
       std::lock_guard lock(queue_mutex_);
       if (queue_.empty() || closed_) {
         writing_ = false;
         return;
       }
-      next = queue_.front();
-      queue_.pop_front();
+      writing_batch_.swap(queue_);
+      for (Pending& p : writing_batch_) {
+        if (p.kind != PendingKind::kLatest) continue;
+        for (auto it = latest_.begin(); it != latest_.end(); ++it) {
+          if (it->first == p.key) {
+            p.message = std::move(it->second);
+            latest_.erase(it);
+            break;
+          }
+        }
+      }
     }
+    for (Pending& p : writing_batch_) {
+      if (p.kind == PendingKind::kBookSnapshot) p.message = fresh_book_snapshot(p.channel);
+    }
+    std::size_t count = 0;
+    const SharedMessage* single = nullptr;
+    for (const Pending& p : writing_batch_) {
+      if (p.message) {
+        ++count;
+        single = &p.message;
+      }
+    }
+    if (count == 0) return finish_write();
     ws_.text(true);
-    ws_.async_write(net::buffer(*next), [self = this->shared_from_this(), next](beast::error_code ec, std::size_t) {
+    auto done = [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->finish();
-      self->write_next();
+      self->finish_write();
+    };
+    if (count == 1) return ws_.async_write(net::buffer(**single), std::move(done));
+    frame_.clear();
+    frame_ += '[';
+    for (const Pending& p : writing_batch_) {
+      if (!p.message) continue;
+      if (frame_.size() > 1) frame_ += ',';
+      frame_ += *p.message;
+    }
+    frame_ += ']';
+    ws_.async_write(net::buffer(frame_), std::move(done));
+  }
+
+  void finish_write() {
+    writing_batch_.clear();
+    // An idle connection keeps no large buffers.
+    if (writing_batch_.capacity() > 64) writing_batch_ = {};
+    if (frame_.capacity() > 64 * 1024) frame_ = {};
+    write_next();
+  }
+
+  // A slow client's book: under the hub's lock (no diff can be published
+  // meanwhile), the full book as of now; diffs flow again after it.
+  SharedMessage fresh_book_snapshot(const std::string& channel) {
+    SharedMessage out;
+    context_.hub->locked([&] {
+      if (auto c = parse_public_channel(channel, *context_.market)) {
+        auto snapshots = render_snapshots(*context_.market, *c, std::nullopt, kSnapshotSlowConsumer, context_.clock->now());
+        if (!snapshots.empty()) out = std::move(snapshots.front().message);
+      }
+      std::lock_guard lock(queue_mutex_);
+      std::erase(stale_books_, channel);
     });
+    return out;
   }
 
   void close(websocket::close_code code, const char* reason) {
@@ -430,6 +610,7 @@ class WsSession final : public WsSubscriber,
       std::lock_guard lock(queue_mutex_);
       closing_ = true;
       queue_.clear();
+      latest_.clear();
     }
     context_.hub->unsubscribe_all(this, std::vector<std::string>(subscribed_.begin(), subscribed_.end()));
     subscribed_.clear();
@@ -455,10 +636,21 @@ class WsSession final : public WsSubscriber,
   bool closed_ = false;                         // connection thread only: a close was started
   bool finished_ = false;                       // connection thread only
 
+  enum class PendingKind : uint8_t { kMessage, kLatest, kBookSnapshot };
+  struct Pending {
+    SharedMessage message;  // kLatest: taken from latest_ when written; kBookSnapshot: rendered then
+    uint64_t key = 0;       // kLatest
+    PendingKind kind = PendingKind::kMessage;
+    std::string channel;    // kBookSnapshot
+  };
   std::mutex queue_mutex_;
-  std::deque<SharedMessage> queue_;
+  std::vector<Pending> queue_;                                // FIFO; the writer takes it whole
+  std::vector<std::pair<uint64_t, SharedMessage>> latest_;    // kLatest: the newest state per key, not yet written
+  std::vector<std::string> stale_books_;                      // book channels dropping diffs until their snapshot
   bool writing_ = false;
   bool closing_ = false;
+  std::vector<Pending> writing_batch_;  // connection thread only
+  std::string frame_;                   // connection thread only
 };
 
 }  // namespace

@@ -55,6 +55,7 @@ const MarketView::Market* MarketView::find(InstrumentId id) const {
 
 void MarketView::on_durable_batch(std::span<const Event> events) {
   std::unique_lock lock(mutex_);
+  ++batch_;
   for (const Event& e : events) apply(e);
   if (!events.empty()) version_ = std::max(version_, events.back().cause.seq);
 }
@@ -121,7 +122,10 @@ void MarketView::apply(const Event& e) {
       } else {
         if (l.qty.value == 0) m->asks.erase(l.price.value); else m->asks[l.price.value] = level;
       }
-      m->book_sequence = e.cause.seq;
+      if (m->book_batch != batch_) {  // one step per batch: the WebSocket diff covers the batch
+        m->book_batch = batch_;
+        ++m->book_sequence;
+      }
       m->info.version = e.cause.seq;
       break;
     }
@@ -183,6 +187,12 @@ bool MarketView::book(InstrumentId id, std::size_t depth, BookSnapshot* out) con
   copy_levels(m->bids, depth, &out->bids);
   copy_levels(m->asks, depth, &out->asks);
   return true;
+}
+
+uint64_t MarketView::book_sequence(InstrumentId id) const {
+  std::shared_lock lock(mutex_);
+  const Market* m = find(id);
+  return m ? m->book_sequence : 0;
 }
 
 std::vector<TradeRecord> MarketView::trades(InstrumentId id, std::size_t limit) const {

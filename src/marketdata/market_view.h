@@ -51,7 +51,10 @@ struct BookLevel {
 };
 
 struct BookSnapshot {
-  Seq sequence = 0;  // engine seq of the last change to this book
+  // The book's update sequence: +1 for every durable batch that changed it
+  // (contiguous within a server run; starts at the engine's seq when the
+  // server starts, so it never goes backwards across restarts).
+  uint64_t sequence = 0;
   std::vector<BookLevel> bids;  // best first
   std::vector<BookLevel> asks;  // best first
 };
@@ -86,6 +89,8 @@ class MarketView final : public EventListener {
 
   // False for an unknown instrument. depth 0 = every level.
   bool book(InstrumentId id, std::size_t depth, BookSnapshot* out) const;
+  // The book's update sequence (BookSnapshot::sequence); 0 if unknown.
+  uint64_t book_sequence(InstrumentId id) const;
   // Newest first, at most `limit`.
   std::vector<TradeRecord> trades(InstrumentId id, std::size_t limit) const;
   // Rolling 24 hours ending at `now` (minute resolution: the window starts at
@@ -123,7 +128,8 @@ class MarketView final : public EventListener {
     InstrumentInfo info;
     std::map<int64_t, BookLevel, std::greater<>> bids;
     std::map<int64_t, BookLevel> asks;
-    Seq book_sequence = 0;
+    uint64_t book_sequence = 0;
+    uint64_t book_batch = 0;  // the batch that last bumped book_sequence
     std::deque<TradeRecord> recent;  // newest at the back
     std::array<MinuteBucket, 1440> minutes{};
     uint64_t trades_applied = 0;  // bumps on every trade: the window cache's key
@@ -149,6 +155,7 @@ class MarketView final : public EventListener {
   std::unordered_map<std::string, uint32_t> by_symbol_;
   std::map<uint32_t, AssetSpec> assets_;
   Seq version_ = 0;
+  uint64_t batch_ = 0;  // durable batches applied
 };
 
 }  // namespace bourse::marketdata

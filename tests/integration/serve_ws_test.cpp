@@ -50,14 +50,16 @@ TEST_F(ServeWs, BookSnapshotThenDiffsAndTrades) {
   EXPECT_EQ(ack.s("/op"), "subscribe");
   Json snap(c.receive_until("\"snapshot\""));
   ASSERT_TRUE(snap.ok);
-  const int64_t snap_seq = snap.i("/sequence");
+  const int64_t snap_seq = snap.i("/seq");
   EXPECT_GE(snap_seq, 0);
+  EXPECT_EQ(snap.s("/reason"), "subscribe");
 
   SignedClient alice(server_->port(), keys_["alice"]), bob(server_->port(), keys_["bob"]);
   ASSERT_EQ(alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"SELL","price":"65000.00","qty":"0.010"})").status, 201);
   Json diff(c.receive_until("\"update\""));
   ASSERT_TRUE(diff.ok);
-  EXPECT_GT(diff.i("/sequence"), snap_seq);
+  EXPECT_EQ(diff.i("/seq"), snap_seq + 1);  // the book's own sequence: contiguous
+  EXPECT_GE(diff.i("/checksum"), 0);
   EXPECT_EQ(diff.s("/asks/0/0"), "65000.00");
   EXPECT_EQ(diff.s("/asks/0/1"), "0.01000000");
 

@@ -306,15 +306,21 @@ HttpResult SignedClient::call(const std::string& method, const std::string& targ
 
 #include <boost/beast/websocket.hpp>
 
+#include <deque>
+
+#include "gateway/ws_frame.h"
+
 namespace bourse::testing {
 
 namespace websocket = boost::beast::websocket;
 
 struct WsClient::Impl {
+  std::deque<std::string> pending;  // the rest of an array frame
   net::io_context ioc;
   websocket::stream<beast::tcp_stream> ws{ioc};
   beast::flat_buffer buffer;
   bool connected = false;
+  uint64_t frames = 0;
   int close_code = 0;
   std::string close_reason;
 };
@@ -353,6 +359,11 @@ void WsClient::send(const std::string& text) {
 }
 
 std::string WsClient::receive(int timeout_ms) {
+  if (!impl_->pending.empty()) {
+    std::string next = std::move(impl_->pending.front());
+    impl_->pending.pop_front();
+    return next;
+  }
   if (!impl_->connected) return "";
   std::string out;
   bool done = false;
@@ -368,8 +379,16 @@ std::string WsClient::receive(int timeout_ms) {
       }
       return;
     }
-    out = beast::buffers_to_string(impl_->buffer.data());
+    const std::string frame = beast::buffers_to_string(impl_->buffer.data());
     impl_->buffer.consume(impl_->buffer.size());
+    ++impl_->frames;
+    std::vector<std::string_view> messages;
+    gateway::split_ws_frame(frame, &messages);
+    for (std::string_view m : messages) impl_->pending.emplace_back(m);
+    if (!impl_->pending.empty()) {
+      out = std::move(impl_->pending.front());
+      impl_->pending.pop_front();
+    }
   });
   impl_->ioc.restart();
   impl_->ioc.run_for(std::chrono::milliseconds(timeout_ms));
@@ -394,6 +413,7 @@ std::string WsClient::receive_until(const std::string& needle, int timeout_ms) {
 }
 
 int WsClient::close_code() const { return impl_->close_code; }
+uint64_t WsClient::frames() const { return impl_->frames; }
 std::string WsClient::close_reason() const { return impl_->close_reason; }
 
 void WsClient::close() {

@@ -130,13 +130,15 @@ class WsClient {
   ~WsClient();
   bool connected() const;
   void send(const std::string& text);
-  // The next text message, or "" after timeout_ms / when the connection closed.
+  // The next message (an array frame is split into its messages), or ""
+  // after timeout_ms / when the connection closed.
   std::string receive(int timeout_ms = 3000);
   // Receives until a message contains `needle` (or the time is up).
   std::string receive_until(const std::string& needle, int timeout_ms = 5000);
   // Close code and reason once the server closed the connection (0 if not).
   int close_code() const;
   std::string close_reason() const;
+  uint64_t frames() const;  // frames received so far
   // Stops reading: the server's queue for us fills up (slow consumer tests).
   void close();
 
