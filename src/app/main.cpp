@@ -12,6 +12,7 @@
 #include "bourse/sequencer/exchange.h"
 #include "client.h"
 #include "loadgen.h"
+#include "loadgen_fanout.h"
 #include "gateway/json_writer.h"
 #include "projector/history_projector.h"
 #include "serve.h"
@@ -185,7 +186,8 @@ int main(int argc, char** argv) {
   auto* loadgen_cmd = app.add_subcommand("loadgen", "order place + cancel round trips against a server (BENCHMARKS.md)");
   loadgen_cmd->add_option("mode", lg.mode, "rest | ws")->capture_default_str()->check(CLI::IsMember({"rest", "ws"}));
   loadgen_cmd->add_option("--url", lg.url, "server")->capture_default_str();
-  loadgen_cmd->add_option("--connections", lg.connections, "connections")->capture_default_str()->check(CLI::Range(1, 10000));
+  loadgen_cmd->add_option("--connections", lg.connections, "connections (order modes: up to 10,000)")
+      ->capture_default_str()->check(CLI::Range(1, 200000));
   loadgen_cmd->add_option("--threads", lg.threads, "client threads")->capture_default_str()->check(CLI::Range(1, 64));
   loadgen_cmd->add_option("--rate", lg.rate, "orders/s offered over all connections (0: closed loop)")->capture_default_str();
   loadgen_cmd->add_option("--duration", lg.duration_s, "seconds")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
@@ -193,6 +195,21 @@ int main(int argc, char** argv) {
   loadgen_cmd->add_option("--price", lg.price, "buy price (far from the market: orders rest)")->capture_default_str();
   loadgen_cmd->add_option("--qty", lg.qty, "quantity")->capture_default_str();
   loadgen_cmd->add_flag("--json", lg.json, "print one JSON object");
+  // ws with --channels: the market-data fan-out mode (app/loadgen_fanout.h).
+  app::FanoutOptions fo;
+  std::string fo_channels;
+  loadgen_cmd->add_option("--channels", fo_channels,
+                          "ws fan-out mode: subscribe every connection to these channels (comma-separated)");
+  loadgen_cmd->add_option("--server-pid", fo.server_pids, "fan-out: server process ids whose RSS to report")->delimiter(',');
+  loadgen_cmd->add_option("--processes", fo.processes, "fan-out: client processes (0: one per 15,000 connections)")
+      ->check(CLI::Range(0, 64));
+  loadgen_cmd->add_option("--per-address", fo.per_address, "fan-out: connections per loopback source address")
+      ->capture_default_str()->check(CLI::Range(1, 28000));
+  loadgen_cmd->add_option("--drive-rate", fo.drive_rate,
+                          "fan-out: updates/s placed on --symbol at --price (two traders: BOURSE_API_KEY/SECRET, "
+                          "BOURSE_TAKER_KEY/SECRET)")->check(CLI::Range(0.0, 10000.0));
+  loadgen_cmd->add_option("--reconnect-at", fo.reconnect_at_s, "fan-out: drop every connection at this second and "
+                          "resume with since")->check(CLI::Range(0.0, 3600.0));
 
   std::string replay_dir;
   bool from_scratch = false, verify = false;
@@ -270,7 +287,35 @@ int main(int argc, char** argv) {
         {"DELETE", cancel_all_symbol.empty() ? "/v1/orders" : "/v1/orders?symbol=" + cancel_all_symbol, ""});
   }
   if (tail_cmd->parsed()) return app::run_tail(tail_channels, tail_count);
-  if (loadgen_cmd->parsed()) return app::run_loadgen(lg);
+  if (loadgen_cmd->parsed()) {
+    if (!fo_channels.empty()) {
+      if (lg.mode != "ws") {
+        std::fprintf(stderr, "bourse loadgen: --channels is the ws fan-out mode\n");
+        return 2;
+      }
+      fo.channels.clear();
+      for (std::size_t at = 0; at <= fo_channels.size();) {
+        const std::size_t comma = std::min(fo_channels.find(',', at), fo_channels.size());
+        if (comma > at) fo.channels.push_back(fo_channels.substr(at, comma - at));
+        at = comma + 1;
+      }
+      fo.url = lg.url.rfind("http://", 0) == 0 ? "ws://" + lg.url.substr(7) : lg.url;
+      fo.connections = lg.connections;
+      fo.duration_s = lg.duration_s;
+      fo.symbol = lg.symbol;
+      fo.qty = lg.qty;
+      fo.key = lg.key;
+      fo.secret = lg.secret;
+      fo.json = lg.json;
+      if (loadgen_cmd->count("--price")) fo.price = lg.price;
+      return app::run_fanout(fo);
+    }
+    if (lg.connections > 10000) {
+      std::fprintf(stderr, "bourse loadgen: order modes take at most 10,000 connections\n");
+      return 2;
+    }
+    return app::run_loadgen(lg);
+  }
   if (serve_cmd->parsed()) {
     // Flags win over the environment, which wins over the file: remember the
     // flags, load file and environment, then put the flags back.

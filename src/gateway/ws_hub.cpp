@@ -21,9 +21,8 @@ bool WsHub::wants(std::string_view channel) const {
   return find(channel) != nullptr;
 }
 
-void WsHub::publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message,
-                    int64_t now_ns) {
-  std::lock_guard lock(mutex_);
+void WsHub::publish_locked(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message,
+                           int64_t now_ns, std::vector<WsSubscriber*>* to_start) {
   Channel* c = find(channel);
   if (!c) return;
   c->last_seq = seq;
@@ -37,7 +36,24 @@ void WsHub::publish(std::string_view channel, uint64_t seq, uint64_t key, const 
       c->history.pop_front();
     }
   }
-  for (WsSubscriber* s : c->subscribers) s->deliver(c->info, key, message);
+  for (WsSubscriber* s : c->subscribers) {
+    if (s->deliver(c->info, key, message)) to_start->push_back(s);
+  }
+}
+
+void WsHub::publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message,
+                    int64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  std::vector<WsSubscriber*> to_start;
+  publish_locked(channel, seq, key, message, now_ns, &to_start);
+  for (WsSubscriber* s : to_start) s->start();
+}
+
+void WsHub::publish_all(const std::vector<Outgoing>& messages, int64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  std::vector<WsSubscriber*> to_start;
+  for (const Outgoing& m : messages) publish_locked(m.channel, m.seq, m.key, m.message, now_ns, &to_start);
+  for (WsSubscriber* s : to_start) s->start();
 }
 
 void WsHub::heartbeat(int64_t now_ns) {
@@ -53,7 +69,9 @@ void WsHub::heartbeat(int64_t now_ns) {
     const auto message = std::make_shared<const std::string>(std::move(out));
     // Heartbeats never replace or delay data: delivered as kEvery with key 0.
     WsChannelInfo info{name, Delivery::kEvery, false};
-    for (WsSubscriber* s : c.subscribers) s->deliver(info, 0, message);
+    for (WsSubscriber* s : c.subscribers) {
+      if (s->deliver(info, 0, message)) s->start();
+    }
   }
 }
 
@@ -77,7 +95,9 @@ bool WsHub::subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubs
       resume = Resume::kReplayed;
       auto first = std::upper_bound(c->history.begin(), c->history.end(), *since,
                                     [](uint64_t v, const HistoryEntry& e) { return v < e.seq; });
-      for (auto it = first; it != c->history.end(); ++it) s->deliver(c->info, it->key, it->message);
+      bool start = false;
+      for (auto it = first; it != c->history.end(); ++it) start |= s->deliver(c->info, it->key, it->message);
+      if (start) s->start();
     } else {
       resume = c->last_seq ? Resume::kTooOld : Resume::kUnknown;
     }

@@ -49,7 +49,11 @@ class WsSubscriber {
   virtual ~WsSubscriber() = default;
   // Under the hub's lock: queue and return at once. `key` identifies what a
   // kLatest message replaces (one ticker per instrument, also on ticker.*).
-  virtual void deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) = 0;
+  // Returns true when the connection's writer must be started with start()
+  // — which the hub does once every message of a publish is queued, so a
+  // batch's trades and book diff leave in one frame.
+  virtual bool deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) = 0;
+  virtual void start() = 0;
 };
 
 class WsHub {
@@ -66,6 +70,15 @@ class WsHub {
   // (then it must see every message, or resume would skip some).
   bool wants(std::string_view channel) const;
   void publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns);
+  // Several messages (one engine batch) at once: every subscriber has all of
+  // its messages queued before any writer starts.
+  struct Outgoing {
+    std::string channel;
+    uint64_t seq;
+    uint64_t key;
+    SharedMessage message;
+  };
+  void publish_all(const std::vector<Outgoing>& messages, int64_t now_ns);
   // Channels quiet for heartbeat_ns get {"channel","type":"heartbeat","seq":last,"ts","ts_us"}.
   void heartbeat(int64_t now_ns);
 
@@ -114,6 +127,8 @@ class WsHub {
   Channel* find(std::string_view name);
   const Channel* find(std::string_view name) const;
   bool remove(Channel& c, const WsSubscriber* s);  // caller holds the lock; true if the channel may go
+  void publish_locked(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns,
+                      std::vector<WsSubscriber*>* to_start);
 
   Limits limits_;
   mutable std::mutex mutex_;

@@ -23,6 +23,12 @@ std::string private_channel(std::string_view name, AccountId account) {
 void WsPublisher::on_durable_batch(std::span<const Event> events) {
   publish_public(events);
   publish_private(events);
+  // One hand-over per batch: a connection gets the batch's trades, book diff
+  // and ticker queued together, and they leave in one frame.
+  if (!outgoing_.empty()) {
+    hub_.publish_all(outgoing_, clock_.now());
+    outgoing_.clear();
+  }
 }
 
 uint64_t WsPublisher::next_seq(const std::string& channel) {
@@ -30,9 +36,8 @@ uint64_t WsPublisher::next_seq(const std::string& channel) {
   return ++it->second;
 }
 
-void WsPublisher::publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message,
-                          int64_t now_ns) {
-  hub_.publish(channel, seq, key, finish(std::move(message)), now_ns);
+void WsPublisher::publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message) {
+  outgoing_.push_back(WsHub::Outgoing{channel, seq, key, finish(std::move(message))});
 }
 
 namespace {
@@ -86,7 +91,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         render_trade(w, *info, marketdata::TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e->cause.timestamp});
       }
       w.end_array().end_object();
-      publish(trades_channel, seq, conflation_key(ChannelType::kTrades, instrument), std::move(out), now_ns);
+      publish(trades_channel, seq, conflation_key(ChannelType::kTrades, instrument), std::move(out));
     }
     const bool book_changed = !p.bids.empty() || !p.asks.empty();
     if (book_changed) {
@@ -111,7 +116,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         levels(p.asks);
         w.field("checksum", book_checksum(*info, top));
         w.end_object();
-        publish(book_channel, top.sequence, conflation_key(ChannelType::kBook, instrument), std::move(out), now_ns);
+        publish(book_channel, top.sequence, conflation_key(ChannelType::kBook, instrument), std::move(out));
       }
       for (std::size_t depth : kBookTopDepths) {
         const std::string channel = "book" + std::to_string(depth) + "." + symbol;
@@ -135,7 +140,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         w.key("asks");
         render_levels(w, *info, view.asks);
         w.end_object();
-        publish(channel, view.sequence, conflation_key(ChannelType::kBookTop, instrument, depth), std::move(out), now_ns);
+        publish(channel, view.sequence, conflation_key(ChannelType::kBookTop, instrument, depth), std::move(out));
       }
       const std::string bbo_channel = "bbo." + symbol;
       const Top now_top{best(top.bids), best(top.asks)};
@@ -158,7 +163,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         level("bid", now_top.bid);
         level("ask", now_top.ask);
         w.end_object().end_object();
-        publish(bbo_channel, seq, conflation_key(ChannelType::kBbo, instrument), std::move(out), now_ns);
+        publish(bbo_channel, seq, conflation_key(ChannelType::kBbo, instrument), std::move(out));
       }
     }
     // candles.{interval}.{symbol}: the newest bar before the first one the
@@ -185,7 +190,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
                         !(bars.last_open && k + 1 == bars.candles.size()));
         }
         w.end_array().end_object();
-        publish(channel, seq, conflation_key(ChannelType::kCandles, instrument), std::move(out), now_ns);
+        publish(channel, seq, conflation_key(ChannelType::kCandles, instrument), std::move(out));
       }
     }
     // ticker.{symbol} and ticker.*: the same bytes, on the symbol's sequence.
@@ -202,8 +207,8 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         w.end_object();
         const SharedMessage message = finish(std::move(out));
         const uint64_t key = conflation_key(ChannelType::kTicker, instrument);
-        if (to_symbol) hub_.publish(ticker_channel, seq, key, message, now_ns);
-        if (to_all) hub_.publish("ticker.*", seq, key, message, now_ns);
+        if (to_symbol) outgoing_.push_back(WsHub::Outgoing{ticker_channel, seq, key, message});
+        if (to_all) outgoing_.push_back(WsHub::Outgoing{"ticker.*", seq, key, message});
       }
     }
   }
@@ -245,7 +250,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       w.key("data");
       render_order(w, *info, *o);
       w.end_object();
-      publish(channel, seq, 0, std::move(out), now_ns);
+      publish(channel, seq, 0, std::move(out));
     }
   }
   for (const auto& [account, count] : fills) {
@@ -263,7 +268,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       w.key("data");
       render_fill(w, *info, *it);
       w.end_object();
-      publish(channel, seq, 0, std::move(out), now_ns);
+      publish(channel, seq, 0, std::move(out));
     }
   }
   for (const auto& [key, b] : balances) {
@@ -281,7 +286,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
     w.field("asset", asset->code.view()).field("available", format_decimal(b->available.value, asset->scale));
     w.field("locked", format_decimal(b->locked.value, asset->scale)).field("total", format_decimal(total, asset->scale));
     w.end_object().end_object();
-    publish(channel, seq, 0, std::move(out), now_ns);
+    publish(channel, seq, 0, std::move(out));
   }
 }
 

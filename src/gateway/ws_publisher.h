@@ -45,7 +45,8 @@ class WsPublisher final : public EventListener {
   void publish_public(std::span<const Event> events);
   void publish_private(std::span<const Event> events);
   uint64_t next_seq(const std::string& channel);
-  void publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message, int64_t now_ns);
+  // Queues a rendered message for the end of the batch.
+  void publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message);
 
   WsHub& hub_;
   const marketdata::MarketView& market_;
@@ -53,6 +54,7 @@ class WsPublisher final : public EventListener {
   Clock& clock_;
   uint64_t seq_base_;
   std::unordered_map<std::string, uint64_t> seqs_;  // channel → last sequence given out
+  std::vector<WsHub::Outgoing> outgoing_;           // this batch's messages, handed to the hub together
   // The best bid and ask last sent on bbo.{symbol}, to send only changes.
   struct Top {
     std::optional<marketdata::BookLevel> bid, ask;

@@ -45,6 +45,19 @@ std::string error_message(std::string_view id, std::string_view op, int status, 
   return out;
 }
 
+// The TCP socket under a WebSocket stream: a plain tcp::socket (plain
+// connections: no beast::tcp_stream timers or rate policy on every write)
+// or the one inside an ssl_stream's tcp_stream.
+template <class Stream>
+tcp::socket& socket_of(Stream& ws) {
+  auto& lowest = beast::get_lowest_layer(ws);
+  if constexpr (requires { lowest.socket(); }) {
+    return lowest.socket();
+  } else {
+    return lowest;
+  }
+}
+
 // A session's write side as the scheduler sees it.
 class WsWriter {
  public:
@@ -100,9 +113,12 @@ class WsSession final : public WsSubscriber,
                         public std::enable_shared_from_this<WsSession<NextLayer>> {
  public:
   WsSession(WsContext& context, NextLayer&& stream)
-      : context_(context), ws_(std::move(stream)), id_(context.next_id.fetch_add(1)) {
+      : context_(context),
+        ws_(std::move(stream)),
+        scheduler_(&net::use_service<WriteScheduler>(net::query(ws_.get_executor(), net::execution::context))),
+        id_(context.next_id.fetch_add(1)) {
     beast::error_code ec;
-    const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    const auto endpoint = socket_of(ws_).remote_endpoint(ec);
     if (!ec) remote_ip_ = endpoint.address().to_string();
   }
 
@@ -123,12 +139,12 @@ class WsSession final : public WsSubscriber,
       context_.sessions[id_] = this->weak_from_this();
     }
     context_.connections.fetch_add(1);
-    beast::get_lowest_layer(ws_).expires_never();
+    if constexpr (requires { beast::get_lowest_layer(ws_).expires_never(); }) beast::get_lowest_layer(ws_).expires_never();
     if (context_.options.send_buffer_bytes > 0) {
       // Bounds the kernel memory each connection may hold, and makes a slow
       // client's backlog show up in our queue (where it is conflated).
       beast::error_code ignored;
-      beast::get_lowest_layer(ws_).socket().set_option(
+      socket_of(ws_).set_option(
           net::socket_base::send_buffer_size(context_.options.send_buffer_bytes), ignored);
     }
     websocket::stream_base::timeout timeout{};
@@ -148,35 +164,43 @@ class WsSession final : public WsSubscriber,
   }
 
   // Under the hub's lock (any thread): queue per the channel's delivery rule.
-  void deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
+  bool deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
     std::lock_guard lock(queue_mutex_);
-    if (closing_) return;
+    if (closing_) return false;
     if (channel.delivery == Delivery::kLatest) {
       for (auto& [slot_key, waiting] : latest_) {
         if (slot_key == key) {  // an older state still waits: the newer one takes its place
           waiting = message;
-          return;
+          return false;
         }
       }
-      if (!admit()) return;
+      if (!admit()) return false;
       latest_.emplace_back(key, message);
       queue_.push_back(Pending{nullptr, key, PendingKind::kLatest, {}});
     } else if (channel.delivery == Delivery::kBook) {
       for (const std::string& stale : stale_books_) {
-        if (stale == channel.name) return;  // a fresh snapshot is already on its way
+        if (stale == channel.name) return false;  // a fresh snapshot is already on its way
       }
       if (queue_.size() >= context_.options.conflate_after_messages) {
         // Behind: stop queueing diffs; the writer sends one fresh snapshot instead.
         stale_books_.push_back(channel.name);
         queue_.push_back(Pending{nullptr, 0, PendingKind::kBookSnapshot, channel.name});
       } else {
-        if (!admit()) return;
+        if (!admit()) return false;
         queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
       }
     } else {
-      if (!admit()) return;
+      if (!admit()) return false;
       queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
     }
+    if (writing_ || start_pending_) return false;
+    start_pending_ = true;
+    return true;
+  }
+
+  void start() override {
+    std::lock_guard lock(queue_mutex_);
+    start_pending_ = false;
     start_writing();
   }
 
@@ -261,8 +285,7 @@ class WsSession final : public WsSubscriber,
     auto self = this->weak_from_this().lock();
     if (!self) return;  // being destroyed
     writing_ = true;
-    net::use_service<WriteScheduler>(net::query(ws_.get_executor(), net::execution::context))
-        .schedule(std::move(self), ws_.get_executor());
+    scheduler_->schedule(std::move(self), ws_.get_executor());
   }
 
   void handle(const std::string& text) {
@@ -621,11 +644,12 @@ class WsSession final : public WsSubscriber,
       context_.engine->submit(Command::cancel_all(c), nullptr);
     }
     beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    socket_of(ws_).close(ec);
   }
 
   WsContext& context_;
   websocket::stream<NextLayer> ws_;
+  WriteScheduler* scheduler_;  // this connection's io_context's
   beast::flat_buffer buffer_;
   http::request<http::string_body> upgrade_;
   uint64_t id_;
@@ -648,6 +672,7 @@ class WsSession final : public WsSubscriber,
   std::vector<std::pair<uint64_t, SharedMessage>> latest_;    // kLatest: the newest state per key, not yet written
   std::vector<std::string> stale_books_;                      // book channels dropping diffs until their snapshot
   bool writing_ = false;
+  bool start_pending_ = false;  // deliver() asked the hub to start() us
   bool closing_ = false;
   std::vector<Pending> writing_batch_;  // connection thread only
   std::string frame_;                   // connection thread only
@@ -656,7 +681,10 @@ class WsSession final : public WsSubscriber,
 }  // namespace
 
 void start_ws_session(WsContext& context, beast::tcp_stream&& stream, http::request<http::string_body>&& request) {
-  std::make_shared<WsSession<beast::tcp_stream>>(context, std::move(stream))->run(std::move(request));
+  // Plain connections run on the bare socket: the WebSocket stream keeps its
+  // own timeouts, and the fan-out path sheds tcp_stream's per-write work.
+  stream.expires_never();
+  std::make_shared<WsSession<tcp::socket>>(context, stream.release_socket())->run(std::move(request));
 }
 
 void start_ws_session(WsContext& context, beast::ssl_stream<beast::tcp_stream>&& stream,

@@ -11,7 +11,16 @@ namespace {
 
 struct Recorder final : WsSubscriber {
   std::vector<std::string> got;
-  void deliver(const WsChannelInfo&, uint64_t, const SharedMessage& m) override { got.push_back(*m); }
+  bool deliver(const WsChannelInfo&, uint64_t, const SharedMessage& m) override {
+    got.push_back(*m);
+    return !start_requested;
+  }
+  void start() override {
+    start_requested = false;
+    ++starts;
+  }
+  bool start_requested = false;
+  int starts = 0;
 };
 
 SharedMessage text(const std::string& s) { return std::make_shared<const std::string>(s); }

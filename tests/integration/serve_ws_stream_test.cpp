@@ -245,6 +245,30 @@ TEST_F(ServeWsStream, QuietChannelsSendHeartbeats) {
   EXPECT_GT(hb.i("/ts_us"), 0);
 }
 
+TEST_F(ServeWsStream, SilentClientsTimeOutAndPongingOnesStay) {
+  // The server pings at half the idle timeout; a client that reads answers
+  // (Beast's client pongs while reading) and stays, one that never reads is
+  // cut off after the timeout.
+  start("[websocket]\nidle_timeout_ms = 1000\nheartbeat_ms = 1000\n");
+  WsClient silent(server_->port()), alive(server_->port());
+  ASSERT_TRUE(silent.connected());
+  ASSERT_TRUE(alive.connected());
+  subscribe(alive, R"({"op":"subscribe","id":"s","channels":["trades.ETH-USD"]})");
+  // Reading heartbeats for 3 s (three idle timeouts); pings are answered meanwhile.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until && alive.connected()) alive.receive_until("heartbeat", 2500);
+  EXPECT_TRUE(alive.connected());
+  alive.send(R"({"op":"ping","id":"p"})");
+  EXPECT_NE(alive.receive_until("pong", 2000).find("pong"), std::string::npos);
+  // The silent one: its connection is gone by now (the read ends at once
+  // with the server's EOF, well before its own 2 s timeout).
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(silent.receive(2000), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(silent.connected());
+  EXPECT_EQ(silent.close_code(), 0);  // cut off, not closed politely: it was not listening
+}
+
 TEST_F(ServeWsStream, BboTopOfBookAndTickerWildcard) {
   start();
   WsClient c(server_->port());
@@ -289,6 +313,45 @@ TEST_F(ServeWsStream, BboTopOfBookAndTickerWildcard) {
   }
   order("alice", "SELL", "66500.00", "0.001");
   EXPECT_EQ(c.receive(700), "");
+}
+
+}  // namespace
+}  // namespace bourse::testing
+
+namespace bourse::testing {
+namespace {
+
+int64_t json_int(const std::string& text, const char* pointer) {
+  Json j(text.substr(text.find('{')));
+  return j.i(pointer);
+}
+
+// The fan-out load generator at small scale: it holds its connections,
+// sees every update with no gap, and after every connection drops at once
+// and resumes with `since`, still no gap (the missed messages come from the
+// server's history).
+TEST_F(ServeWsStream, LoadGeneratorFanOutAndReconnectStorm) {
+  start();
+  const std::map<std::string, std::string> env = {
+      {"BOURSE_API_KEY", keys_["alice"].key_id}, {"BOURSE_API_SECRET", keys_["alice"].secret},
+      {"BOURSE_TAKER_KEY", keys_["bob"].key_id}, {"BOURSE_TAKER_SECRET", keys_["bob"].secret}};
+  const std::string url = "ws://127.0.0.1:" + std::to_string(server_->port()) + "/v1/ws";
+  std::string out;
+  ASSERT_EQ(run_bourse({"loadgen", "ws", "--url", url, "--connections", "40", "--duration", "3", "--channels",
+                        "trades.BTC-USD,book.BTC-USD", "--drive-rate", "20", "--reconnect-at", "1.5", "--per-address",
+                        "15", "--server-pid", std::to_string(server_->pid()), "--json"},
+                       &out, env),
+            0)
+      << out;
+  EXPECT_EQ(json_int(out, "/connections_held"), 40) << out;
+  EXPECT_EQ(json_int(out, "/gaps"), 0) << out;
+  EXPECT_EQ(json_int(out, "/closed_by_server"), 0) << out;
+  EXPECT_EQ(json_int(out, "/reconnected"), 40) << out;
+  EXPECT_GE(json_int(out, "/reconnect_ms"), 0) << out;
+  EXPECT_GT(json_int(out, "/driven_updates"), 30) << out;
+  // Every connection saw every update: 40 × (book diffs + trade messages).
+  EXPECT_GE(json_int(out, "/updates_received"), 40 * 30) << out;
+  EXPECT_GT(json_int(out, "/server_rss_bytes"), 0) << out;
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ class ServerProcess {
 
   bool started() const { return port_ != 0; }
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& output() const { return output_; }
   // SIGTERM and wait; returns the exit status (or -signal).
   int stop();

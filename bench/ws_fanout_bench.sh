@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Market-data fan-out figures for BENCHMARKS.md ("WebSocket fan-out"):
+# the raw TCP floor and `bourse serve` measured in the same run, on the same
+# 2 cores, with the load generator on the box. Loopback only; every run is
+# bounded by DURATION.
+#
+#   RUNS=3 DURATION=10 bench/ws_fanout_bench.sh
+#
+# Per run: floor and server at 10,000 connections × 10 and × 100 updates/s
+# on one symbol (trades + book), a reconnect storm (all 10,000 drop and
+# resume with `since` at 10 updates/s), and idle memory with 18,000
+# connections on one ticker (one server process: the 20,000 open-file limit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BOURSE=${BOURSE:-build/release/bourse}
+FLOOR=${FLOOR:-build/release/bench/tcp_fanout_floor}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-10000}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-18000}
+WORK=$(mktemp -d /tmp/bourse-fanout-XXXXXX)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.3f}")' "$@"; }
+field() { python3 -c 'import sys,json; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
+
+cat > "$WORK/bench.toml" <<TOML
+[server]
+max_connections = 20000
+[websocket]
+max_connections = 19000
+[limits]
+ip_per_second = 0
+user_per_second = 0
+orders_per_second = 0
+TOML
+
+start_server() {
+  local port; port=$(free_port)
+  rm -rf "$WORK/data"
+  "$BOURSE" serve --config "$WORK/bench.toml" --listen "127.0.0.1:$port" --data-dir "$WORK/data" > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
+  PORT=$port
+  export BOURSE_API_KEY BOURSE_API_SECRET BOURSE_TAKER_KEY BOURSE_TAKER_SECRET
+  BOURSE_API_KEY=$(sed -n 's/.*demo alice.*BOURSE_API_KEY=\([^ ]*\).*/\1/p' "$WORK/server.log")
+  BOURSE_API_SECRET=$(sed -n 's/.*demo alice.*BOURSE_API_SECRET=\([^ ]*\).*/\1/p' "$WORK/server.log")
+  BOURSE_TAKER_KEY=$(sed -n 's/.*demo bob.*BOURSE_API_KEY=\([^ ]*\).*/\1/p' "$WORK/server.log")
+  BOURSE_TAKER_SECRET=$(sed -n 's/.*demo bob.*BOURSE_API_SECRET=\([^ ]*\).*/\1/p' "$WORK/server.log")
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+fanout() {  # connections rate channels [more flags] → JSON
+  local n=$1 rate=$2 channels=$3; shift 3
+  "$BOURSE" loadgen ws --url "ws://127.0.0.1:$PORT/v1/ws" --connections "$n" --duration "$DURATION" \
+      --channels "$channels" --drive-rate "$rate" --server-pid "$SERVER_PID" --json "$@"
+}
+
+echo "== fan-out: $CONNECTIONS connections on trades + book of BTC-USD, $RUNS runs of ${DURATION}s, medians"
+for rate in 10 100; do
+  fl99=(); fl50=(); ws99=(); ws50=(); gaps=(); upd=(); msgs=(); frames=(); driven=()
+  for _ in $(seq "$RUNS"); do
+    start_server
+    out=$(fanout "$CONNECTIONS" "$rate" trades.BTC-USD,book.BTC-USD)
+    stop_server
+    echo "  server: $out"
+    ws50+=("$(echo "$out" | field p50_ms)"); ws99+=("$(echo "$out" | field p99_ms)")
+    gaps+=("$(echo "$out" | field gaps)"); msgs+=("$(echo "$out" | field messages_received)")
+    frames+=("$(echo "$out" | field frames)"); driven+=("$(echo "$out" | field driven_updates)")
+    # The floor writes one payload per update of the size the server sent per message on average.
+    bytes=$(echo "$out" | field bytes); n=$(echo "$out" | field messages_received)
+    payload=$(python3 -c "print(max(24, round($bytes / max(1, $n))))")
+    floor=$("$FLOOR" --connections "$CONNECTIONS" --rate "$rate" --duration "$DURATION" --payload-bytes "$payload" --json)
+    echo "  floor:  $floor"
+    fl50+=("$(echo "$floor" | field p50_ms)"); fl99+=("$(echo "$floor" | field p99_ms)")
+  done
+  echo "  $rate updates/s: server p50 $(median "${ws50[@]}") ms p99 $(median "${ws99[@]}") ms | floor p50 $(median "${fl50[@]}") ms p99 $(median "${fl99[@]}") ms | gaps ${gaps[*]} | engine updates ${driven[*]} | messages ${msgs[*]} in frames ${frames[*]}"
+done
+
+echo "== reconnect storm: $CONNECTIONS connections drop at 4 s and resume with since, 10 updates/s"
+for _ in $(seq "$RUNS"); do
+  start_server
+  out=$(fanout "$CONNECTIONS" 10 trades.BTC-USD,book.BTC-USD --reconnect-at 4)
+  stop_server
+  echo "  $out"
+done
+
+echo "== idle memory: $IDLE_CONNECTIONS connections each subscribed to ticker.BTC-USD (one server process)"
+for _ in $(seq "$RUNS"); do
+  start_server
+  out=$(fanout "$IDLE_CONNECTIONS" 0 ticker.BTC-USD)
+  stop_server
+  echo "  $out"
+done
