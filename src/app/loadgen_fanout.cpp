@@ -405,6 +405,7 @@ class FanoutChild {
     gateway::split_ws_frame(frame, &messages_);
     for (std::string_view m : messages_) {
       if (m.find("\"op\":\"subscribe\"") != std::string_view::npos) {
+        if (m.find("\"result\":") == std::string_view::npos) continue;  // an error reply: not subscribed
         if (!c.subscribed) {
           c.subscribed = true;
           ++subscribed_;
@@ -470,22 +471,17 @@ class FanoutChild {
     for (std::size_t i = 0; i < conns_.size(); ++i) {
       Conn& c = conns_[i];
       if (c.fd < 0) continue;
-      if (c.state == State::kOpen && c.subscribed) {
-        --subscribed_;
-        ++reconnecting_;
-      }
+      if (c.state == State::kOpen && c.subscribed) --subscribed_;
+      if (c.state == State::kConnecting || c.state == State::kUpgrading) --pending_;
+      ++reconnecting_;  // every connection that comes back counts, subscribed before or not
       ::close(c.fd);
       c.fd = -1;
       c.state = State::kIdle;
+      connect_queue_.push_back(i);  // only the ones we closed come back (failed ones stay failed)
     }
     dropping_ = false;
-    next_ = 0;
-    pending_ = 0;
-    // Only the ones that were open come back (failed ones stay failed).
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-      if (conns_[i].state == State::kIdle) connect_queue_.push_back(i);
-    }
-    next_ = conns_.size();  // start_more() is for the first ramp; the storm reconnects all at once below
+    // All at once: that is the storm. (Connections the first ramp has not
+    // reached yet keep waiting for start_more().)
     for (std::size_t i : connect_queue_) connect_one(i);
     connect_queue_.clear();
   }

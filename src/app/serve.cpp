@@ -222,12 +222,24 @@ int run_serve(const ServeConfig& config) {
   // store missed; then the read model gets the live-order details only the
   // history keeps (creation time, fill notional, fees).
   projector::HistoryProjector history(*store);
+  {
+    store::MarketRetention retention;
+    constexpr int64_t kDayNs = 86'400'000'000'000;
+    retention.trades_ns = config.trades_retention_days * kDayNs;
+    for (std::size_t k = 0; k < retention.candles_ns.size(); ++k) {
+      retention.candles_ns[k] = config.candle_retention_days[k] * kDayNs;
+    }
+    history.set_market_retention(retention);
+  }
   if (!history.catch_up(config.data_dir, service->engine(), &error)) {
     std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
     return 1;
   }
   marketdata::MarketView market;
   market.load(service->engine());
+  // Candles, indicators, recent trades and the 24-hour tickers continue
+  // from the store (history caught up above).
+  projector::restore_market(*store, market, 1'000);
   accounts::AccountReadModel accounts;
   accounts.load(service->engine());
   accounts.restore_details(projector::live_order_details(*store));
@@ -237,10 +249,10 @@ int run_serve(const ServeConfig& config) {
   hub_limits.history_messages = config.ws_history_messages;
   hub_limits.history_bytes = config.ws_history_bytes;
   hub_limits.heartbeat_ns = int64_t{config.ws_heartbeat_ms} * 1'000'000;
-  gateway::WsHub hub(hub_limits);
   // Channel sequences start at the engine's seq: they never go backwards
-  // across restarts, so a `since` from before one is seen as unknown.
-  gateway::WsPublisher publisher(hub, market, accounts, clock, service->engine().last_seq());
+  // across restarts, so a `since` from before one is never mistaken for now.
+  gateway::WsHub hub(hub_limits, service->engine().last_seq());
+  gateway::WsPublisher publisher(hub, market, accounts, clock);
   service->add_listener(&market);
   service->add_listener(&accounts);
   service->add_listener(&publisher);

@@ -48,6 +48,10 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kOauth = {"issuer", "audience", "access_token_ttl_s", "refresh_token_ttl_s",
                                                "issuers"};
   static const std::set<std::string> kTls = {"cert_file", "key_file"};
+  static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
+                                                 "candles_1m_retention_days", "candles_5m_retention_days",
+                                                 "candles_15m_retention_days", "candles_1h_retention_days",
+                                                 "candles_1d_retention_days"};
   static const std::set<std::string> kIssuer = {"issuer", "audience", "jwks_file", "scopes", "username_claim"};
   static const std::set<std::string> kLimits = {"ip_per_second", "ip_burst", "user_per_second", "user_burst",
                                                 "orders_per_second", "orders_burst"};
@@ -56,7 +60,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
-                                         : k == "tls" ? &kTls : nullptr;
+                                         : k == "tls" ? &kTls : k == "history" ? &kHistory : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -110,6 +114,13 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("websocket", "history_bytes", &c->ws_history_bytes);
   get_int("websocket", "heartbeat_ms", &c->ws_heartbeat_ms);
   get_int("websocket", "send_buffer_bytes", &c->ws_send_buffer_bytes);
+  get_int("history", "trades_retention_days", &c->trades_retention_days);
+  {
+    static const char* const kCandleKeys[6] = {"candles_1s_retention_days",  "candles_1m_retention_days",
+                                               "candles_5m_retention_days",  "candles_15m_retention_days",
+                                               "candles_1h_retention_days",  "candles_1d_retention_days"};
+    for (std::size_t k = 0; k < 6; ++k) get_int("history", kCandleKeys[k], &c->candle_retention_days[k]);
+  }
   get_int("limits", "ip_per_second", &c->ip_per_second);
   get_int("limits", "ip_burst", &c->ip_burst);
   get_int("limits", "user_per_second", &c->user_per_second);
@@ -240,6 +251,16 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
     *error = "websocket: max_message_bytes 256..1048576, max_subscriptions >= 1, max_queued_messages >= 1, "
              "idle_timeout_ms >= 1000, conflate_after_messages >= 1, history_messages 1..1000000, "
              "history_bytes 1024..1073741824, heartbeat_ms >= 1000, send_buffer_bytes 0..67108864";
+    return false;
+  }
+  for (int days : c.candle_retention_days) {
+    if (days > 100'000) {
+      *error = "history: retention days 0..100000 (0: keep forever)";
+      return false;
+    }
+  }
+  if (c.trades_retention_days > 100'000) {
+    *error = "history: retention days 0..100000 (0: keep forever)";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

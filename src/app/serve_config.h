@@ -4,6 +4,7 @@
 // file format is in docs/configuration.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ struct ServeConfig {
   std::size_t ws_history_bytes = 512 * 1024;
   int ws_heartbeat_ms = 5'000;
   int ws_send_buffer_bytes = 0;
+  // Market history kept by the projector, in days (0: forever); candles per
+  // interval 1s, 1m, 5m, 15m, 1h, 1d.
+  int trades_retention_days = 90;
+  std::array<int, 6> candle_retention_days{7, 90, 0, 0, 0, 0};
   // Token buckets: requests per second and burst; per_second 0 disables.
   int64_t ip_per_second = 2'000, ip_burst = 4'000;
   int64_t user_per_second = 1'000, user_burst = 2'000;

@@ -314,17 +314,69 @@ void RestApi::get_book(const std::shared_ptr<Call>& call) {
   call->json(200, std::move(body), true);
 }
 
+// Newest first. The newest trades come from memory (MarketView keeps 1,000
+// per instrument); a page that reaches past them continues from the history
+// store (every trade since the venue started, minus retention), on the
+// worker pool. next_cursor pages back through all of it.
 void RestApi::get_trades(const std::shared_ptr<Call>& call) {
   const auto info = instrument_param(call, 0);
   if (!info) return;
   const auto limit = int_param(call, "limit", 100, 1, static_cast<int64_t>(marketdata::MarketView::kRecentTrades));
   if (!limit) return;
-  std::string body;
-  JsonWriter w(&body);
-  w.begin_object().field("symbol", info->spec.symbol.view()).key("trades").begin_array();
-  for (const auto& t : market_.trades(info->spec.id, static_cast<std::size_t>(*limit))) render_trade(w, *info, t);
-  w.end_array().end_object();
-  call->json(200, std::move(body), true);
+  const auto start = int_param(call, "start", 0, 0, INT64_MAX / 1'000'000);
+  if (!start) return;
+  const auto end = int_param(call, "end", INT64_MAX / 1'000'000, 0, INT64_MAX / 1'000'000);
+  if (!end) return;
+  const int64_t from_ns = *start * 1'000'000;
+  const int64_t to_ns = *end >= INT64_MAX / 1'000'000 ? INT64_MAX : *end * 1'000'000;
+  uint64_t before = UINT64_MAX;
+  std::string text;
+  if (call->request.query_param("cursor", &text) == QueryParam::kFound &&
+      (text.size() < 2 || text[0] != 't' ||
+       std::from_chars(text.data() + 1, text.data() + text.size(), before, 16).ptr != text.data() + text.size())) {
+    return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+  }
+  const auto wanted = static_cast<std::size_t>(*limit);
+  const auto recent = market_.trades(info->spec.id, marketdata::MarketView::kRecentTrades);  // newest first
+  std::vector<marketdata::TradeRecord> page;
+  bool reached_start = false;
+  for (const auto& t : recent) {
+    if (t.id.value >= before || t.time >= to_ns) continue;
+    if (t.time < from_ns) {
+      reached_start = true;
+      break;
+    }
+    page.push_back(t);
+    if (page.size() == wanted) break;
+  }
+  auto respond = [call, info, wanted](const std::vector<marketdata::TradeRecord>& trades) {
+    std::string body;
+    JsonWriter w(&body);
+    w.begin_object().field("symbol", info->spec.symbol.view()).key("trades").begin_array();
+    for (const auto& t : trades) render_trade(w, *info, t);
+    w.end_array().key("next_cursor");
+    if (trades.size() == wanted) {
+      char hex[20];
+      const auto r = std::to_chars(hex, hex + sizeof(hex), trades.back().id.value, 16);
+      w.value("t" + std::string(hex, r.ptr));
+    } else {
+      w.null();
+    }
+    w.end_object();
+    call->json(200, std::move(body), true);
+  };
+  if (page.size() == wanted || reached_start || !services_.store) return respond(page);
+  // Older than what memory holds: the store (it lags the venue by the
+  // projector's few milliseconds, which memory covers).
+  const uint64_t store_before = recent.empty() ? before : std::min(before, recent.back().id.value);
+  offload(call, [this, page = std::move(page), respond, info, store_before, from_ns, to_ns, wanted]() mutable {
+    for (const store::TradeHistoryRow& r :
+         services_.store->trade_history(info->spec.id.value, store_before, from_ns, to_ns, wanted - page.size())) {
+      page.push_back(marketdata::TradeRecord{TradeId{r.trade_id}, Price{r.price}, Qty{r.qty}, Amount{r.notional},
+                                             static_cast<Side>(r.aggressor_side), r.time});
+    }
+    respond(page);
+  });
 }
 
 void RestApi::get_tickers(const std::shared_ptr<Call>& call) {

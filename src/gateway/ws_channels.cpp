@@ -38,7 +38,7 @@ WsChannelInfo PublicChannel::info() const {
     d = Delivery::kLatest;
   }
   // ticker.* has no history of its own: its resume is a snapshot of every ticker.
-  return WsChannelInfo{name, d, type != ChannelType::kTickerAll};
+  return WsChannelInfo{name, d, type != ChannelType::kTickerAll, type == ChannelType::kTickerAll};
 }
 
 std::optional<PublicChannel> parse_public_channel(std::string_view name, const marketdata::MarketView& market) {
@@ -98,15 +98,14 @@ void begin_channel_message(JsonWriter& w, std::string_view channel, std::string_
 }
 
 std::vector<ChannelSnapshot> render_snapshots(const marketdata::MarketView& market, const PublicChannel& channel,
-                                              std::optional<uint64_t> seq, std::string_view reason,
-                                              int64_t now_ns) {
+                                              uint64_t seq, std::string_view reason, int64_t now_ns) {
   std::vector<ChannelSnapshot> out;
   auto one = [&](InstrumentId id, std::string_view channel_name, ChannelType type) {
     const auto info = market.instrument(id);
     if (!info) return;
     std::string text;
     JsonWriter w(&text);
-    const uint64_t channel_seq = seq.value_or(0);
+    const uint64_t channel_seq = channel.type == ChannelType::kTickerAll ? 0 : seq;
     switch (type) {
       case ChannelType::kBook:
       case ChannelType::kBookTop:
@@ -114,8 +113,10 @@ std::vector<ChannelSnapshot> render_snapshots(const marketdata::MarketView& mark
         marketdata::BookSnapshot book;
         const std::size_t depth = type == ChannelType::kBook ? 0 : type == ChannelType::kBbo ? 1 : channel.depth;
         if (!market.book(id, depth, &book)) return;
-        // Books carry the book's own update sequence, so a snapshot lines up with the diffs.
-        begin_channel_message(w, channel_name, "snapshot", book.sequence, now_ns);
+        // Books carry the book's own update sequence, so a snapshot lines up
+        // with the diffs; bbo has its own counter.
+        begin_channel_message(w, channel_name, "snapshot", type == ChannelType::kBbo ? channel_seq : book.sequence,
+                              now_ns);
         w.field("reason", reason);
         if (type == ChannelType::kBbo) {
           render_bbo_data(w, *info, book);

@@ -60,11 +60,10 @@ struct ChannelSnapshot {
 };
 // {"type":"snapshot","reason",…} messages for `channel`: the full book with
 // its own sequence; top-N, bbo, ticker; recent trades; the newest closed
-// and open candles; one per instrument for ticker.*. `seq` is the channel's
-// last published sequence (ignored for books). Trades and candles may have
+// and open candles; one per instrument for ticker.* (seq 0). `seq` is the
+// channel's latest sequence (ignored for book and bookN). Trades and candles may have
 // an empty data array; only an unknown instrument gives no message.
 std::vector<ChannelSnapshot> render_snapshots(const marketdata::MarketView& market, const PublicChannel& channel,
-                                              std::optional<uint64_t> seq, std::string_view reason,
-                                              int64_t now_ns);
+                                              uint64_t seq, std::string_view reason, int64_t now_ns);
 
 }  // namespace bourse::gateway

@@ -6,6 +6,8 @@
 
 namespace bourse::gateway {
 
+WsHub::WsHub() : WsHub(Limits{}) {}
+
 WsHub::Channel* WsHub::find(std::string_view name) {
   auto it = channels_.find(name);
   return it == channels_.end() ? nullptr : &it->second;
@@ -14,6 +16,18 @@ WsHub::Channel* WsHub::find(std::string_view name) {
 const WsHub::Channel* WsHub::find(std::string_view name) const {
   auto it = channels_.find(name);
   return it == channels_.end() ? nullptr : &it->second;
+}
+
+uint64_t WsHub::counter(std::string_view channel) const {
+  auto it = counters_.find(channel);
+  return it == counters_.end() ? seq_base_ : it->second;
+}
+
+uint64_t WsHub::next_seq(std::string_view channel) {
+  std::lock_guard lock(mutex_);
+  auto it = counters_.find(channel);
+  if (it == counters_.end()) it = counters_.emplace(std::string(channel), seq_base_).first;
+  return ++it->second;
 }
 
 bool WsHub::wants(std::string_view channel) const {
@@ -25,7 +39,7 @@ void WsHub::publish_locked(std::string_view channel, uint64_t seq, uint64_t key,
                            int64_t now_ns, std::vector<WsSubscriber*>* to_start) {
   Channel* c = find(channel);
   if (!c) return;
-  c->last_seq = seq;
+  if (!c->info.multiplexed) c->last_seq = seq;
   c->last_activity_ns = now_ns;
   if (c->info.keeps_history) {
     c->history.push_back(HistoryEntry{seq, key, message});
@@ -64,7 +78,7 @@ void WsHub::heartbeat(int64_t now_ns) {
     std::string out;
     JsonWriter w(&out);
     w.begin_object().field("channel", name).field("type", "heartbeat");
-    if (c.last_seq) w.field("seq", *c.last_seq); else w.key("seq").null();
+    if (c.last_seq && !c.info.multiplexed) w.field("seq", *c.last_seq); else w.key("seq").null();
     w.field("ts", now_ns / 1'000'000).field("ts_us", now_ns / 1'000).end_object();
     const auto message = std::make_shared<const std::string>(std::move(out));
     // Heartbeats never replace or delay data: delivered as kEvery with key 0.
@@ -86,10 +100,15 @@ bool WsHub::subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubs
   if (!c->position.emplace(s.get(), c->subscribers.size()).second) return false;
   c->subscribers.push_back(s.get());
   Resume resume = Resume::kNone;
+  // Where the channel stands: its last published message, or (nothing
+  // published since this process started) its counter.
+  const uint64_t last = c->last_seq.value_or(counter(c->info.name));
   if (since) {
-    if (c->last_seq && *since == *c->last_seq) {
+    if (c->info.multiplexed) {
+      resume = Resume::kUnknown;
+    } else if (*since == last) {
       resume = Resume::kCurrent;
-    } else if (c->last_seq && *since > *c->last_seq) {
+    } else if (*since > last) {
       resume = Resume::kUnknown;
     } else if (!c->history.empty() && c->history.front().seq <= *since + 1) {
       resume = Resume::kReplayed;
@@ -99,10 +118,10 @@ bool WsHub::subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubs
       for (auto it = first; it != c->history.end(); ++it) start |= s->deliver(c->info, it->key, it->message);
       if (start) s->start();
     } else {
-      resume = c->last_seq ? Resume::kTooOld : Resume::kUnknown;
+      resume = Resume::kTooOld;
     }
   }
-  if (after) after(resume, c->last_seq);
+  if (after) after(resume, c->info.multiplexed ? 0 : last);
   return true;
 }
 

@@ -41,6 +41,7 @@ struct WsChannelInfo {
   std::string name;
   Delivery delivery = Delivery::kEvery;
   bool keeps_history = false;  // public channels: resume with `since`, and the channel outlives its subscribers
+  bool multiplexed = false;    // carries other channels' messages (ticker.*): no sequence of its own
 };
 
 // A connection as the hub sees it.
@@ -63,12 +64,18 @@ class WsHub {
     std::size_t history_bytes = 512 * 1024;
     int64_t heartbeat_ns = 5'000'000'000;  // a channel quiet this long gets a heartbeat
   };
-  WsHub() = default;
-  explicit WsHub(Limits limits) : limits_(limits) {}
+  // seq_base: where every channel's sequence starts (the engine's seq at
+  // start-up, so sequences never go backwards across restarts).
+  WsHub();
+  explicit WsHub(Limits limits, uint64_t seq_base = 0) : limits_(limits), seq_base_(seq_base) {}
 
   // Producer side. wants(): someone subscribes, or the channel keeps history
   // (then it must see every message, or resume would skip some).
   bool wants(std::string_view channel) const;
+  // The channel's next sequence number (its counter lives here, so a
+  // snapshot taken under the hub's lock knows where the channel stands even
+  // before anything was published on it).
+  uint64_t next_seq(std::string_view channel);
   void publish(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns);
   // Several messages (one engine batch) at once: every subscriber has all of
   // its messages queued before any writer starts.
@@ -91,10 +98,11 @@ class WsHub {
     kUnknown,   // since is ahead of the channel (e.g. the server restarted): snapshot needed
   };
   // Registers `s` (false if it already was). With `since`, delivers the
-  // missed messages first when history has them. Then `after(resume,
-  // last_seq)` runs, still under the lock, and may deliver a snapshot to `s`
-  // before any later message.
-  using AfterSubscribe = std::function<void(Resume resume, std::optional<uint64_t> last_seq)>;
+  // missed messages first when history has them. Then `after(resume, seq)`
+  // runs, still under the lock, and may deliver a snapshot to `s` before any
+  // later message; `seq` is the channel's latest sequence number (0 for a
+  // multiplexed channel). A multiplexed channel cannot resume: kUnknown.
+  using AfterSubscribe = std::function<void(Resume resume, uint64_t seq)>;
   bool subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
                  std::optional<uint64_t> since, const AfterSubscribe& after);
   bool unsubscribe(std::string_view channel, const WsSubscriber* s);
@@ -130,8 +138,12 @@ class WsHub {
   void publish_locked(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns,
                       std::vector<WsSubscriber*>* to_start);
 
+  uint64_t counter(std::string_view channel) const;  // caller holds the lock
+
   Limits limits_;
+  uint64_t seq_base_;
   mutable std::mutex mutex_;
+  std::unordered_map<std::string, uint64_t, NameHash, std::equal_to<>> counters_;  // channel → last seq given out
   std::unordered_map<std::string, Channel, NameHash, std::equal_to<>> channels_;
 };
 

@@ -31,10 +31,7 @@ void WsPublisher::on_durable_batch(std::span<const Event> events) {
   }
 }
 
-uint64_t WsPublisher::next_seq(const std::string& channel) {
-  auto [it, inserted] = seqs_.try_emplace(channel, seq_base_);
-  return ++it->second;
-}
+uint64_t WsPublisher::next_seq(const std::string& channel) { return hub_.next_seq(channel); }
 
 void WsPublisher::publish(const std::string& channel, uint64_t seq, uint64_t key, std::string&& message) {
   outgoing_.push_back(WsHub::Outgoing{channel, seq, key, finish(std::move(message))});

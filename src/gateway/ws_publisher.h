@@ -11,7 +11,7 @@
 // candles.{interval}.{symbol} (the bars the batch's trades touched); private
 // orders (each touched order's state), fills (each fill of the account),
 // balances (each changed balance). Every message carries its channel's next
-// sequence number (books: the book's update sequence). Nothing is rendered
+// sequence number from the hub (books: the book's update sequence). Nothing is rendered
 // for a channel the hub does not want. Message formats: docs/websocket.md.
 //
 // Thread: the dispatcher thread only.
@@ -34,11 +34,9 @@ std::string private_channel(std::string_view name, AccountId account);
 
 class WsPublisher final : public EventListener {
  public:
-  // seq_base: where every channel's sequence starts (the engine's seq at
-  // start-up, so sequences never go backwards across restarts).
   WsPublisher(WsHub& hub, const marketdata::MarketView& market, const accounts::AccountReadModel& accounts,
-              Clock& clock, uint64_t seq_base = 0)
-      : hub_(hub), market_(market), accounts_(accounts), clock_(clock), seq_base_(seq_base) {}
+              Clock& clock)
+      : hub_(hub), market_(market), accounts_(accounts), clock_(clock) {}
   void on_durable_batch(std::span<const Event> events) override;
 
  private:
@@ -52,8 +50,6 @@ class WsPublisher final : public EventListener {
   const marketdata::MarketView& market_;
   const accounts::AccountReadModel& accounts_;
   Clock& clock_;
-  uint64_t seq_base_;
-  std::unordered_map<std::string, uint64_t> seqs_;  // channel → last sequence given out
   std::vector<WsHub::Outgoing> outgoing_;           // this batch's messages, handed to the hub together
   // The best bid and ask last sent on bbo.{symbol}, to send only changes.
   struct Top {

@@ -78,6 +78,7 @@ class WriteScheduler final : public net::execution_context::service {
     bool post = false;
     {
       std::lock_guard lock(mutex_);
+      if (stopped_) return;
       ready_.push_back(std::move(writer));
       post = !posted_;
       posted_ = true;
@@ -96,13 +97,16 @@ class WriteScheduler final : public net::execution_context::service {
     for (const auto& w : ready) w->write_next();
   }
   void shutdown() override {
+    std::vector<std::shared_ptr<WsWriter>> dropped;  // sessions die outside the lock (their destructor takes the hub's)
     std::lock_guard lock(mutex_);
-    ready_.clear();
+    stopped_ = true;
+    dropped.swap(ready_);
   }
 
   std::mutex mutex_;
   std::vector<std::shared_ptr<WsWriter>> ready_;
   bool posted_ = false;
+  bool stopped_ = false;
 };
 
 // NextLayer: beast::tcp_stream, or an ssl_stream over one (wss://).
@@ -168,15 +172,7 @@ class WsSession final : public WsSubscriber,
     std::lock_guard lock(queue_mutex_);
     if (closing_) return false;
     if (channel.delivery == Delivery::kLatest) {
-      for (auto& [slot_key, waiting] : latest_) {
-        if (slot_key == key) {  // an older state still waits: the newer one takes its place
-          waiting = message;
-          return false;
-        }
-      }
-      if (!admit()) return false;
-      latest_.emplace_back(key, message);
-      queue_.push_back(Pending{nullptr, key, PendingKind::kLatest, {}});
+      if (!queue_latest_locked(key, message)) return false;
     } else if (channel.delivery == Delivery::kBook) {
       for (const std::string& stale : stale_books_) {
         if (stale == channel.name) return false;  // a fresh snapshot is already on its way
@@ -264,6 +260,21 @@ class WsSession final : public WsSubscriber,
     if (closing_ || !admit()) return;
     queue_.push_back(Pending{message, 0, PendingKind::kMessage, {}});
     start_writing();
+  }
+
+  // queue_mutex_ held: a state message. An older state still waiting for the
+  // same key gives way to it (false: nothing new was queued).
+  bool queue_latest_locked(uint64_t key, const SharedMessage& message) {
+    for (auto& [slot_key, waiting] : latest_) {
+      if (slot_key == key) {
+        waiting = message;
+        return false;
+      }
+    }
+    if (!admit()) return false;
+    latest_.emplace_back(key, message);
+    queue_.push_back(Pending{nullptr, key, PendingKind::kLatest, {}});
+    return true;
   }
 
   // queue_mutex_ held. Past the hard limit the connection closes as a slow
@@ -450,6 +461,13 @@ class WsSession final : public WsSubscriber,
       if (!subscribe) {
         context_.hub->unsubscribe(r.info.name, this);
         subscribed_.erase(r.info.name);
+        // A book snapshot still owed from conflation goes too: a later
+        // subscribe starts over with its own snapshot.
+        std::lock_guard lock(queue_mutex_);
+        std::erase(stale_books_, r.info.name);
+        for (Pending& p : queue_) {
+          if (p.kind == PendingKind::kBookSnapshot && p.channel == r.info.name) p = Pending{};
+        }
         continue;
       }
       if (!subscribed_.insert(r.info.name).second) continue;
@@ -457,7 +475,7 @@ class WsSession final : public WsSubscriber,
       if (auto it = since.find(names[i]); it != since.end()) resume_after = it->second;
       // Under the hub's lock: history or a snapshot first, then live messages.
       context_.hub->subscribe(r.info, this->shared_from_this(), resume_after,
-                              [&](WsHub::Resume resume, std::optional<uint64_t> last_seq) {
+                              [&](WsHub::Resume resume, uint64_t last_seq) {
                                 if (!r.public_channel) return;
                                 std::string_view reason;
                                 switch (resume) {
@@ -475,7 +493,15 @@ class WsSession final : public WsSubscriber,
                                 const auto snapshots = render_snapshots(*context_.market, *r.public_channel, last_seq,
                                                                         reason, context_.clock->now());
                                 std::lock_guard lock(queue_mutex_);
-                                for (const auto& snapshot : snapshots) enqueue_locked(snapshot.message);
+                                for (const auto& snapshot : snapshots) {
+                                  // A state channel's snapshot takes the state slot, so an
+                                  // update still waiting there can never follow it with older data.
+                                  if (r.info.delivery == Delivery::kLatest) {
+                                    if (queue_latest_locked(snapshot.key, snapshot.message)) start_writing();
+                                  } else {
+                                    enqueue_locked(snapshot.message);
+                                  }
+                                }
                               });
     }
   }
@@ -605,7 +631,7 @@ class WsSession final : public WsSubscriber,
     SharedMessage out;
     context_.hub->locked([&] {
       if (auto c = parse_public_channel(channel, *context_.market)) {
-        auto snapshots = render_snapshots(*context_.market, *c, std::nullopt, kSnapshotSlowConsumer, context_.clock->now());
+        auto snapshots = render_snapshots(*context_.market, *c, 0, kSnapshotSlowConsumer, context_.clock->now());
         if (!snapshots.empty()) out = std::move(snapshots.front().message);
       }
       std::lock_guard lock(queue_mutex_);

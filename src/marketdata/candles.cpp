@@ -48,6 +48,15 @@ std::optional<Interval> parse_interval(std::string_view name) {
 CandleSeries::CandleSeries(Interval interval, std::size_t keep_closed)
     : interval_(interval), width_ns_(interval_ns(interval)), keep_closed_(keep_closed) {}
 
+void CandleSeries::restore(const std::vector<Candle>& bars) {
+  closed_.clear();
+  current_.reset();
+  if (bars.empty()) return;
+  const std::size_t first = bars.size() - 1 > keep_closed_ ? bars.size() - 1 - keep_closed_ : 0;
+  for (std::size_t i = first; i + 1 < bars.size(); ++i) closed_.push_back(bars[i]);
+  current_ = bars.back();
+}
+
 CandleSeries::Result CandleSeries::add(const Tick& tick, Candle* closed) {
   const int64_t open_time = floor_to(tick.time_ns, width_ns_);
   Result result = Result::kUpdated;

@@ -17,6 +17,7 @@
 #include <deque>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "bourse/core/checked.h"
 
@@ -55,6 +56,10 @@ class CandleSeries {
   // Adds a tick. kClosedPrevious: the tick opened a new bar and *closed is
   // the bar it closed (also appended to closed()).
   Result add(const Tick& tick, Candle* closed);
+
+  // Starts over from stored bars (oldest first, e.g. after a restart): the
+  // newest becomes the open bar, the others closed (the newest keep_closed).
+  void restore(const std::vector<Candle>& bars);
 
   Interval interval() const { return interval_; }
   const std::optional<Candle>& current() const { return current_; }

@@ -216,18 +216,30 @@ IndicatorValues IndicatorSet::values() const {
 
 // --- CandleBook ---------------------------------------------------------------
 
+CandleBook::Instrument& CandleBook::slot(uint32_t instrument) {
+  auto& slot = instruments_[instrument];
+  if (!slot) {
+    slot = std::make_unique<Instrument>();
+    for (Interval i : kIntervals) {
+      slot->series.emplace_back(i, keep_closed_);
+      slot->indicators.emplace_back();
+    }
+  }
+  return *slot;
+}
+
+void CandleBook::restore(uint32_t instrument, Interval interval, const std::vector<Candle>& bars) {
+  Instrument& in = slot(instrument);
+  const auto i = static_cast<std::size_t>(interval);
+  in.series[i].restore(bars);
+  in.indicators[i] = IndicatorSet();
+  for (std::size_t k = 0; k + 1 < bars.size(); ++k) in.indicators[i].add(bars[k]);
+}
+
 void CandleBook::add(uint32_t instrument, const Tick& tick) {
   if (instrument != last_id_ || !last_) {
-    auto& slot = instruments_[instrument];
-    if (!slot) {
-      slot = std::make_unique<Instrument>();
-      for (Interval i : kIntervals) {
-        slot->series.emplace_back(i, keep_closed_);
-        slot->indicators.emplace_back();
-      }
-    }
     last_id_ = instrument;
-    last_ = slot.get();
+    last_ = &slot(instrument);
   }
   ++stats_.ticks;
   Candle closed;

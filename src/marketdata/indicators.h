@@ -173,6 +173,9 @@ class CandleBook {
 
   explicit CandleBook(std::size_t keep_closed = 1'000) : keep_closed_(keep_closed) {}
   void add(uint32_t instrument, const Tick& tick);
+  // Seeds one series from stored bars (oldest first; the newest is the open
+  // bar) and recomputes its indicators over the closed ones, in order.
+  void restore(uint32_t instrument, Interval interval, const std::vector<Candle>& bars);
   const CandleSeries* series(uint32_t instrument, Interval interval) const;
   std::optional<IndicatorValues> indicators(uint32_t instrument, Interval interval) const;
   const Stats& stats() const { return stats_; }
@@ -182,6 +185,8 @@ class CandleBook {
     std::vector<CandleSeries> series;     // by Interval
     std::vector<IndicatorSet> indicators; // by Interval
   };
+  Instrument& slot(uint32_t instrument);
+
   std::size_t keep_closed_;
   std::unordered_map<uint32_t, std::unique_ptr<Instrument>> instruments_;
   uint32_t last_id_ = UINT32_MAX;          // one-entry cache: feeds repeat instruments

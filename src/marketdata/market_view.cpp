@@ -43,6 +43,35 @@ void MarketView::load(const Engine& engine) {
   version_ = engine.last_seq();
 }
 
+void MarketView::restore_candles(InstrumentId id, Interval interval, const std::vector<Candle>& bars) {
+  std::unique_lock lock(mutex_);
+  candles_.restore(id.value, interval, bars);
+}
+
+void MarketView::restore_trades(InstrumentId id, const std::vector<TradeRecord>& oldest_first) {
+  std::unique_lock lock(mutex_);
+  Market* m = find(id);
+  if (!m) return;
+  for (const TradeRecord& t : oldest_first) {
+    m->recent.push_back(t);
+    if (m->recent.size() > kRecentTrades) m->recent.pop_front();
+  }
+  ++m->trades_applied;  // the cached 24-hour window is stale
+}
+
+void MarketView::restore_minutes(InstrumentId id, const std::vector<MinuteBar>& bars) {
+  std::unique_lock lock(mutex_);
+  Market* m = find(id);
+  if (!m) return;
+  for (const MinuteBar& bar : bars) {
+    if (bar.minute < 0) continue;
+    MinuteBucket& b = m->minutes[static_cast<std::size_t>(bar.minute % 1440)];
+    if (b.minute > bar.minute) continue;  // a newer minute holds the slot
+    b = MinuteBucket{bar.minute, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.quote_volume, bar.trades};
+  }
+  ++m->trades_applied;
+}
+
 MarketView::Market* MarketView::find(InstrumentId id) {
   auto it = markets_.find(id.value);
   return it == markets_.end() ? nullptr : &it->second;

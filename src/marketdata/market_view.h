@@ -79,6 +79,20 @@ class MarketView final : public EventListener {
   // Before the service starts: instruments, assets and books of the engine.
   void load(const Engine& engine);
   void on_durable_batch(std::span<const Event> events) override;
+  // Before the service starts: candles from the history store (oldest first,
+  // the newest is the open bar), so bars and indicators survive restarts.
+  void restore_candles(InstrumentId id, Interval interval, const std::vector<Candle>& bars);
+  // Before the service starts: the recent trades (oldest first) and the
+  // 24-hour ticker's minutes, also from the store.
+  struct MinuteBar {
+    int64_t minute = 0;  // since the epoch
+    Price open{0}, high{0}, low{0}, close{0};
+    Qty volume{0};
+    Amount quote_volume{0};
+    uint64_t trades = 0;
+  };
+  void restore_trades(InstrumentId id, const std::vector<TradeRecord>& oldest_first);
+  void restore_minutes(InstrumentId id, const std::vector<MinuteBar>& bars);
 
   std::vector<InstrumentInfo> instruments() const;
   std::optional<InstrumentInfo> instrument(std::string_view symbol) const;

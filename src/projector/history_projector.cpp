@@ -1,8 +1,11 @@
 #include "projector/history_projector.h"
 
 #include <chrono>
+#include <tuple>
 
+#include "bourse/core/checked.h"
 #include "bourse/core/log.h"
+#include "marketdata/candles.h"
 #include "bourse/sequencer/exchange.h"
 
 namespace bourse::projector {
@@ -55,10 +58,53 @@ store::FillHistoryRow fill_of(const Event& e, const TradeLeg& leg, Side side, bo
 }
 
 std::size_t rows(const store::HistoryBatch& b) {
-  return b.orders.size() + b.fills.size() + b.ledger.size() + b.idempotency.size();
+  return b.orders.size() + b.fills.size() + b.ledger.size() + b.idempotency.size() + b.trades.size() + b.candles.size();
 }
 
 }  // namespace
+
+marketdata::Candle candle_of(const store::CandleHistoryRow& row) {
+  marketdata::Candle c;
+  c.open_time_ns = row.open_time;
+  c.open = row.open;
+  c.high = row.high;
+  c.low = row.low;
+  c.close = row.close;
+  c.volume = row.volume;
+  c.notional = store::candle_notional(row);
+  c.ticks = static_cast<uint32_t>(std::min<int64_t>(row.trades, UINT32_MAX));
+  return c;
+}
+
+void restore_market(store::Store& store, marketdata::MarketView& market, std::size_t keep) {
+  for (const marketdata::InstrumentInfo& info : market.instruments()) {
+    const uint32_t id = info.spec.id.value;
+    for (marketdata::Interval interval : marketdata::kIntervals) {
+      const auto rows = store.candle_history(id, static_cast<uint8_t>(interval), INT64_MIN, INT64_MAX, keep + 1);
+      if (rows.empty()) continue;
+      std::vector<marketdata::Candle> bars;
+      bars.reserve(rows.size());
+      for (const auto& r : rows) bars.push_back(candle_of(r));
+      market.restore_candles(info.spec.id, interval, bars);
+    }
+    // The ticker's window: the newest 1,440 one-minute bars (older ones fall
+    // outside it on their own).
+    std::vector<marketdata::MarketView::MinuteBar> minutes;
+    for (const auto& r : store.candle_history(id, static_cast<uint8_t>(marketdata::Interval::k1m), INT64_MIN, INT64_MAX,
+                                              1'440)) {
+      minutes.push_back({r.open_time / 60'000'000'000, Price{r.open}, Price{r.high}, Price{r.low}, Price{r.close},
+                         Qty{r.volume}, Amount{r.quote_volume}, static_cast<uint64_t>(r.trades)});
+    }
+    market.restore_minutes(info.spec.id, minutes);
+    auto trades = store.trade_history(id, UINT64_MAX, INT64_MIN, INT64_MAX, marketdata::MarketView::kRecentTrades);
+    std::vector<marketdata::TradeRecord> oldest_first;
+    for (auto it = trades.rbegin(); it != trades.rend(); ++it) {
+      oldest_first.push_back({TradeId{it->trade_id}, Price{it->price}, Qty{it->qty}, Amount{it->notional},
+                              static_cast<Side>(it->aggressor_side), it->time});
+    }
+    market.restore_trades(info.spec.id, oldest_first);
+  }
+}
 
 std::vector<accounts::OrderDetails> live_order_details(store::Store& store) {
   std::vector<accounts::OrderDetails> out;
@@ -118,6 +164,7 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
         order_row(e.accepted.account, e.accepted.order_id, seq, batch);
         break;
       case EventType::kTrade: {
+        market_rows(e, batch);
         const Side passive = e.trade.aggressor_side == Side::kBuy ? Side::kSell : Side::kBuy;
         batch->fills.push_back(fill_of(e, e.trade.aggressor, e.trade.aggressor_side, false));
         batch->fills.push_back(fill_of(e, e.trade.passive, passive, true));
@@ -157,6 +204,45 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
   }
 }
 
+// A venue trade: its public row, and its share of the bar it falls in at
+// every interval (one delta per bar per batch; the store merges deltas).
+void HistoryProjector::market_rows(const Event& e, store::HistoryBatch* batch) {
+  const Trade& t = e.trade;
+  store::TradeHistoryRow row;
+  row.trade_id = t.trade_id.value;
+  row.instrument = t.instrument.value;
+  row.price = t.price.value;
+  row.qty = t.qty.value;
+  row.notional = t.notional.value;
+  row.aggressor_side = static_cast<uint8_t>(t.aggressor_side);
+  row.time = e.cause.timestamp;
+  row.seq = e.cause.seq;
+  batch->trades.push_back(row);
+  for (marketdata::Interval interval : marketdata::kIntervals) {
+    const int64_t width = marketdata::interval_ns(interval);
+    const int64_t open_time = row.time / width * width - (row.time % width < 0 ? width : 0);
+    const auto key = std::make_tuple(row.instrument, static_cast<uint8_t>(interval), open_time);
+    auto [it, inserted] = batch_candles_.try_emplace(key, batch->candles.size());
+    if (inserted) {
+      store::CandleHistoryRow c;
+      c.instrument = row.instrument;
+      c.interval = static_cast<uint8_t>(interval);
+      c.open_time = open_time;
+      c.open = c.high = c.low = row.price;
+      batch->candles.push_back(c);
+    }
+    store::CandleHistoryRow& c = batch->candles[it->second];
+    c.high = std::max(c.high, row.price);
+    c.low = std::min(c.low, row.price);
+    c.close = row.price;
+    c.volume = c.volume > INT64_MAX - row.qty ? INT64_MAX : c.volume + row.qty;  // saturating, as in memory
+    store::set_candle_notional(&c, store::candle_notional(c) + static_cast<Int128>(row.price) * row.qty);
+    c.quote_volume = c.quote_volume > INT64_MAX - row.notional ? INT64_MAX : c.quote_volume + row.notional;
+    ++c.trades;
+    c.seq = row.seq;
+  }
+}
+
 // A command sent with an Idempotency-Key: one row per command, completed by
 // its accept or reject event (a command's events may span two batches; the
 // store merges by tag and seq).
@@ -181,15 +267,23 @@ void HistoryProjector::idempotency_row(const Event& e, store::HistoryBatch* batc
 bool HistoryProjector::write(store::HistoryBatch& batch) {
   if (batch.last_seq == 0 && rows(batch) == 0) {
     batch_orders_.clear();
+    batch_candles_.clear();
     return true;
   }
-  // Keys older than their lifetime go, once a minute of venue time.
+  // Keys older than their lifetime, and market history past its retention,
+  // go once a minute of venue time.
   if (latest_time_ms_ - last_prune_ms_ >= 60'000) {
     batch.prune_idempotency_before_ms = latest_time_ms_ - store::kIdempotencyTtlMs;
+    const int64_t now_ns = latest_time_ms_ * 1'000'000;
+    if (retention_.trades_ns > 0) batch.prune_trades_before_ns = now_ns - retention_.trades_ns;
+    for (std::size_t k = 0; k < retention_.candles_ns.size(); ++k) {
+      if (retention_.candles_ns[k] > 0) batch.prune_candles_before_ns[k] = now_ns - retention_.candles_ns[k];
+    }
     last_prune_ms_ = latest_time_ms_;
   }
   const bool ok = store_.apply_history(batch) == store::StoreError::kOk;
   batch_orders_.clear();
+  batch_candles_.clear();
   if (ok) {
     std::lock_guard lock(mutex_);
     projected_seq_ = std::max(projected_seq_, batch.last_seq);

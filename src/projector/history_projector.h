@@ -9,6 +9,9 @@
 // turns each event into rows, and writes one transaction per batch together
 // with the journal seq the history is complete up to.
 //
+// Venue trades become public trade rows and candle deltas (every interval,
+// merged per bar), pruned per the market retention (docs/market-data.md).
+//
 // Commands sent with an Idempotency-Key (a tag in the header's correlation)
 // also get an idempotency row: their outcome, which the gateway loads at
 // start so that a retry after a restart is answered, not executed again.
@@ -28,6 +31,8 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <tuple>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,6 +41,7 @@
 
 #include "accounts/account_read_model.h"
 #include "bourse/sequencer/engine_service.h"
+#include "marketdata/market_view.h"
 #include "store/store.h"
 
 namespace bourse::projector {
@@ -54,6 +60,9 @@ class HistoryProjector final : public EventListener {
   // Returns the number of journal records replayed.
   bool rebuild(const std::string& data_dir, const EngineConfig& config, uint64_t* records, std::string* error);
 
+  // How long trades and candles are kept (default: forever). Before start().
+  void set_market_retention(const store::MarketRetention& r) { retention_ = r; }
+
   void start();
   // Writes everything queued, then records `last_seq` as complete (a clean
   // stop: commands without events, e.g. heartbeats, leave no other trace).
@@ -69,6 +78,7 @@ class HistoryProjector final : public EventListener {
   void project(std::span<const Event> events, uint64_t min_seq, store::HistoryBatch* batch);
   void order_row(AccountId account, OrderId id, uint64_t seq, store::HistoryBatch* batch);
   void idempotency_row(const Event& e, store::HistoryBatch* batch);
+  void market_rows(const Event& e, store::HistoryBatch* batch);
   bool write(store::HistoryBatch& batch);
   // Replays the whole journal through a shadow engine, writing rows for
   // events at or after min_seq (the mirror sees every event).
@@ -80,6 +90,9 @@ class HistoryProjector final : public EventListener {
   const std::size_t max_pending_;
   accounts::AccountReadModel mirror_;  // the projector thread's own account state
   std::unordered_map<uint64_t, std::size_t> batch_orders_;  // order id → its row in the batch being built
+  // (instrument, interval, open time) → its candle delta in the batch being built
+  std::map<std::tuple<uint32_t, uint8_t, int64_t>, std::size_t> batch_candles_;
+  store::MarketRetention retention_;
   int64_t latest_time_ms_ = 0;  // newest projected command time
   int64_t last_prune_ms_ = 0;   // when expired idempotency rows were last deleted
 
@@ -95,5 +108,13 @@ class HistoryProjector final : public EventListener {
 // What the history knows about live orders and the engine does not (creation
 // time, fill notional, fees): restores them into a read model after a restart.
 std::vector<accounts::OrderDetails> live_order_details(store::Store& store);
+
+// A stored candle in marketdata's form.
+marketdata::Candle candle_of(const store::CandleHistoryRow& row);
+// Seeds every instrument's market history from the store: candles (the
+// newest `keep` closed bars and the open one, per interval, with their
+// indicators), the recent trades and the 24-hour ticker's minutes, so they
+// continue across restarts. Before the service starts, after catch_up().
+void restore_market(store::Store& store, marketdata::MarketView& market, std::size_t keep);
 
 }  // namespace bourse::projector

@@ -7,6 +7,10 @@
 
 #include "store/store.h"
 
+#include <algorithm>
+
+#include "bourse/core/checked.h"
+
 namespace bourse::store {
 namespace {
 
@@ -76,6 +80,19 @@ CREATE TABLE IF NOT EXISTS idempotency (
   order_id INTEGER NOT NULL, reject_reason INTEGER NOT NULL, created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);
+CREATE TABLE IF NOT EXISTS trade_history (
+  trade_id INTEGER PRIMARY KEY, instrument INTEGER NOT NULL, price INTEGER NOT NULL, qty INTEGER NOT NULL,
+  notional INTEGER NOT NULL, aggressor_side INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trade_history_instrument ON trade_history(instrument, trade_id);
+CREATE INDEX IF NOT EXISTS trade_history_time ON trade_history(time);
+CREATE TABLE IF NOT EXISTS candle_history (
+  instrument INTEGER NOT NULL, interval INTEGER NOT NULL, open_time INTEGER NOT NULL,
+  open INTEGER NOT NULL, high INTEGER NOT NULL, low INTEGER NOT NULL, close INTEGER NOT NULL,
+  volume INTEGER NOT NULL, notional_hi INTEGER NOT NULL, notional_lo INTEGER NOT NULL,
+  quote_volume INTEGER NOT NULL, trades INTEGER NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (instrument, interval, open_time)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -139,6 +156,9 @@ class SqliteStore final : public Store {
     insert_fill_.reset();
     insert_ledger_.reset();
     insert_idempotency_.reset();
+    insert_trade_.reset();
+    merge_candle_.reset();
+    select_candle_.reset();
     sqlite3_close(history_db_);
     sqlite3_close(db_);
   }
@@ -411,6 +431,60 @@ class SqliteStore final : public Store {
         }
         ok &= idem.step() == SQLITE_DONE;
       }
+      Statement& trade = cached(insert_trade_, "INSERT OR REPLACE INTO trade_history VALUES (?,?,?,?,?,?,?,?)");
+      for (const TradeHistoryRow& t : b.trades) {
+        trade.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(t.trade_id), static_cast<int64_t>(t.instrument), t.price, t.qty,
+                          t.notional, int64_t{t.aggressor_side}, t.time, static_cast<int64_t>(t.seq)}) {
+          trade.bind(i++, v);
+        }
+        ok &= trade.step() == SQLITE_DONE;
+      }
+      // Candle deltas merge into the stored bar. The notional is an Int128
+      // in two halves: the sum is done here with the carry, in C++, because
+      // SQLite integers are 64-bit.
+      Statement& candle = cached(merge_candle_,
+                                 "INSERT INTO candle_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                 "ON CONFLICT(instrument, interval, open_time) DO UPDATE SET "
+                                 "high = max(high, excluded.high), low = min(low, excluded.low), close = excluded.close, "
+                                 "volume = excluded.volume, notional_hi = excluded.notional_hi, "
+                                 "notional_lo = excluded.notional_lo, quote_volume = excluded.quote_volume, "
+                                 "trades = excluded.trades, seq = excluded.seq "
+                                 "WHERE excluded.seq > seq");
+      for (const CandleHistoryRow& delta : b.candles) {
+        CandleHistoryRow merged = delta;
+        if (auto stored = candle_row(delta.instrument, delta.interval, delta.open_time)) {
+          if (stored->seq >= delta.seq) continue;  // already applied
+          merged.open = stored->open;
+          merged.volume = stored->volume > INT64_MAX - delta.volume ? INT64_MAX : stored->volume + delta.volume;
+          set_candle_notional(&merged, candle_notional(*stored) + candle_notional(delta));
+          merged.quote_volume = stored->quote_volume > INT64_MAX - delta.quote_volume
+                                    ? INT64_MAX
+                                    : stored->quote_volume + delta.quote_volume;
+          merged.trades = stored->trades + delta.trades;
+        }
+        candle.reset();
+        int i = 1;
+        for (int64_t v : {static_cast<int64_t>(merged.instrument), int64_t{merged.interval}, merged.open_time, merged.open,
+                          merged.high, merged.low, merged.close, merged.volume, merged.notional_hi, merged.notional_lo,
+                          merged.quote_volume, merged.trades, static_cast<int64_t>(merged.seq)}) {
+          candle.bind(i++, v);
+        }
+        ok &= candle.step() == SQLITE_DONE;
+      }
+      if (b.prune_trades_before_ns > 0) {
+        Statement prune(history_db_, "DELETE FROM trade_history WHERE time < ?");
+        prune.bind(1, b.prune_trades_before_ns);
+        ok &= prune.step() == SQLITE_DONE;
+      }
+      for (std::size_t k = 0; k < b.prune_candles_before_ns.size(); ++k) {
+        if (b.prune_candles_before_ns[k] <= 0) continue;
+        Statement prune(history_db_, "DELETE FROM candle_history WHERE interval = ? AND open_time < ?");
+        prune.bind(1, static_cast<int64_t>(k));
+        prune.bind(2, b.prune_candles_before_ns[k]);
+        ok &= prune.step() == SQLITE_DONE;
+      }
       ok &= write_history_seq(b.last_seq);
     }
     if (!ok) {
@@ -434,10 +508,52 @@ class SqliteStore final : public Store {
   StoreError clear_history() override {
     std::lock_guard lock(history_mutex_);
     return exec("BEGIN IMMEDIATE; DELETE FROM order_history; DELETE FROM fill_history; DELETE FROM ledger_history; "
-                "DELETE FROM idempotency; "
+                "DELETE FROM idempotency; DELETE FROM trade_history; DELETE FROM candle_history; "
                 "DELETE FROM meta WHERE key = 'history_seq'; COMMIT")
                ? StoreError::kOk
                : StoreError::kIo;
+  }
+
+  std::vector<TradeHistoryRow> trade_history(uint32_t instrument, uint64_t before_id, int64_t from, int64_t to,
+                                             std::size_t limit) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT * FROM trade_history WHERE instrument = ? AND trade_id < ? AND time >= ? AND "
+                             "time < ? ORDER BY trade_id DESC LIMIT ?");
+    s.bind(1, static_cast<int64_t>(instrument));
+    s.bind(2, clamp(before_id));
+    s.bind(3, from);
+    s.bind(4, to);
+    s.bind(5, static_cast<int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    std::vector<TradeHistoryRow> out;
+    while (s.step() == SQLITE_ROW) {
+      TradeHistoryRow t;
+      t.trade_id = static_cast<uint64_t>(s.integer(0));
+      t.instrument = static_cast<uint32_t>(s.integer(1));
+      t.price = s.integer(2);
+      t.qty = s.integer(3);
+      t.notional = s.integer(4);
+      t.aggressor_side = static_cast<uint8_t>(s.integer(5));
+      t.time = s.integer(6);
+      t.seq = static_cast<uint64_t>(s.integer(7));
+      out.push_back(t);
+    }
+    return out;
+  }
+
+  std::vector<CandleHistoryRow> candle_history(uint32_t instrument, uint8_t interval, int64_t from, int64_t to,
+                                               std::size_t limit) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT * FROM candle_history WHERE instrument = ? AND interval = ? AND open_time >= ? AND "
+                             "open_time < ? ORDER BY open_time DESC LIMIT ?");
+    s.bind(1, static_cast<int64_t>(instrument));
+    s.bind(2, int64_t{interval});
+    s.bind(3, from);
+    s.bind(4, to);
+    s.bind(5, static_cast<int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    std::vector<CandleHistoryRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_candle(s));
+    std::reverse(out.begin(), out.end());
+    return out;
   }
 
   std::vector<OrderHistoryRow> order_history(const HistoryQuery& q) override {
@@ -562,6 +678,35 @@ class SqliteStore final : public Store {
   }
 
   // History inserts run every few milliseconds: prepared once, reset per use.
+  static CandleHistoryRow read_candle(Statement& s) {
+    CandleHistoryRow c;
+    c.instrument = static_cast<uint32_t>(s.integer(0));
+    c.interval = static_cast<uint8_t>(s.integer(1));
+    c.open_time = s.integer(2);
+    c.open = s.integer(3);
+    c.high = s.integer(4);
+    c.low = s.integer(5);
+    c.close = s.integer(6);
+    c.volume = s.integer(7);
+    c.notional_hi = s.integer(8);
+    c.notional_lo = s.integer(9);
+    c.quote_volume = s.integer(10);
+    c.trades = s.integer(11);
+    c.seq = static_cast<uint64_t>(s.integer(12));
+    return c;
+  }
+  // history_mutex_ held.
+  std::optional<CandleHistoryRow> candle_row(uint32_t instrument, uint8_t interval, int64_t open_time) {
+    Statement& s = cached(select_candle_, "SELECT * FROM candle_history WHERE instrument = ? AND interval = ? AND open_time = ?");
+    s.reset();
+    s.bind(1, static_cast<int64_t>(instrument));
+    s.bind(2, int64_t{interval});
+    s.bind(3, open_time);
+    std::optional<CandleHistoryRow> row;
+    if (s.step() == SQLITE_ROW) row = read_candle(s);
+    s.reset();  // no statement left mid-read inside the write transaction
+    return row;
+  }
   Statement& cached(std::unique_ptr<Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<Statement>(history_db_, sql);
     return *slot;
@@ -611,7 +756,8 @@ class SqliteStore final : public Store {
   // included, and the next start catches up). Same file, same WAL.
   std::mutex history_mutex_;
   sqlite3* history_db_;
-  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_, insert_idempotency_;
+  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_, insert_idempotency_, insert_trade_, merge_candle_,
+      select_candle_;
 };
 
 }  // namespace

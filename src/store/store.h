@@ -9,12 +9,15 @@
 // serialize internally. Never called on the engine or dispatcher thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "bourse/core/checked.h"
 
 namespace bourse::store {
 
@@ -120,6 +123,52 @@ struct IdempotencyRow {
   bool operator==(const IdempotencyRow&) const = default;
 };
 
+// One venue trade (public: no accounts), for GET /v1/trades history.
+struct TradeHistoryRow {
+  uint64_t trade_id = 0;
+  uint32_t instrument = 0;
+  int64_t price = 0, qty = 0, notional = 0;
+  uint8_t aggressor_side = 0;
+  int64_t time = 0;  // ns
+  uint64_t seq = 0;
+  bool operator==(const TradeHistoryRow&) const = default;
+};
+
+// One candle (marketdata::Candle in raw units) of an instrument at an
+// interval (marketdata::Interval code). As a batch delta it is merged into
+// the stored bar: high/low widen, close/seq replace, volume, notional and
+// trades add; open is the first one's. seq: the newest trade in it (a delta
+// at or below the stored seq is ignored, so a replay never counts twice).
+struct CandleHistoryRow {
+  uint32_t instrument = 0;
+  uint8_t interval = 0;
+  int64_t open_time = 0;  // ns
+  int64_t open = 0, high = 0, low = 0, close = 0, volume = 0;
+  int64_t notional_hi = 0;   // Int128 notional, two halves (hi signed, lo as unsigned bits)
+  int64_t notional_lo = 0;
+  int64_t quote_volume = 0;  // Σ the trades' notional (quote asset units), saturating: the 24-hour ticker's
+  int64_t trades = 0;
+  uint64_t seq = 0;
+  bool operator==(const CandleHistoryRow&) const = default;
+};
+
+// The candle's notional from / into its two halves.
+inline Int128 candle_notional(const CandleHistoryRow& c) {
+  return static_cast<Int128>((static_cast<UInt128>(static_cast<uint64_t>(c.notional_hi)) << 64) |
+                             static_cast<uint64_t>(c.notional_lo));
+}
+inline void set_candle_notional(CandleHistoryRow* c, Int128 v) {
+  const auto u = static_cast<UInt128>(v);
+  c->notional_hi = static_cast<int64_t>(static_cast<uint64_t>(u >> 64));
+  c->notional_lo = static_cast<int64_t>(static_cast<uint64_t>(u));
+}
+
+// How long market history is kept (0: forever). Applied by the projector.
+struct MarketRetention {
+  int64_t trades_ns = 0;
+  std::array<int64_t, 6> candles_ns{};  // by marketdata::Interval code
+};
+
 // What one projected batch writes, atomically with the new history_seq.
 struct HistoryBatch {
   uint64_t last_seq = 0;
@@ -128,6 +177,10 @@ struct HistoryBatch {
   std::vector<LedgerHistoryRow> ledger; // by (seq, account, asset)
   std::vector<IdempotencyRow> idempotency;  // by tag; the newest command with a tag wins
   int64_t prune_idempotency_before_ms = 0;  // > 0: rows created before this are deleted
+  std::vector<TradeHistoryRow> trades;      // by trade id
+  std::vector<CandleHistoryRow> candles;    // deltas, merged by (instrument, interval, open_time)
+  int64_t prune_trades_before_ns = 0;       // > 0: older trades are deleted
+  std::array<int64_t, 6> prune_candles_before_ns{};  // per interval code, > 0: older bars are deleted
 };
 
 struct HistoryQuery {
@@ -190,6 +243,13 @@ class Store {
   virtual std::optional<OrderHistoryRow> order_history_row(uint32_t account, uint64_t order_id) = 0;
   // Idempotency outcomes created at or after since_ms, newest first, at most limit.
   virtual std::vector<IdempotencyRow> recent_idempotency(int64_t since_ms, std::size_t limit) = 0;
+  // Venue trades of an instrument with id < before_id and time in [from, to),
+  // newest first, at most limit.
+  virtual std::vector<TradeHistoryRow> trade_history(uint32_t instrument, uint64_t before_id, int64_t from, int64_t to,
+                                                     std::size_t limit) = 0;
+  // Candles with open_time in [from, to), the newest `limit`, oldest first.
+  virtual std::vector<CandleHistoryRow> candle_history(uint32_t instrument, uint8_t interval, int64_t from, int64_t to,
+                                                       std::size_t limit) = 0;
 };
 
 // Opens (creating if needed) DATA_DIR/store.sqlite in WAL mode. nullptr and

@@ -61,8 +61,8 @@ TEST(WsHub, SinceReplaysFromHistoryOrSaysWhyItCannot) {
   auto verdict = [&](std::optional<uint64_t> since, std::vector<std::string>* got) {
     auto s = std::make_shared<Recorder>();
     WsHub::Resume resume{};
-    std::optional<uint64_t> last;
-    hub.subscribe(kTrades, s, since, [&](WsHub::Resume r, std::optional<uint64_t> l) {
+    uint64_t last = 0;
+    hub.subscribe(kTrades, s, since, [&](WsHub::Resume r, uint64_t l) {
       resume = r;
       last = l;
     });
@@ -94,7 +94,7 @@ TEST(WsHub, HistoryIsBoundedInBytesToo) {
   for (uint64_t seq = 1; seq <= 5; ++seq) hub.publish("trades.X", seq, 0, text("four"), 0);
   WsHub::Resume resume{};
   auto late = std::make_shared<Recorder>();
-  hub.subscribe(kTrades, late, 2, [&](WsHub::Resume r, std::optional<uint64_t>) { resume = r; });
+  hub.subscribe(kTrades, late, 2, [&](WsHub::Resume r, uint64_t) { resume = r; });
   EXPECT_EQ(resume, WsHub::Resume::kTooOld);  // 10 bytes hold two 4-byte messages: 4 and 5
 }
 
@@ -146,6 +146,45 @@ TEST(BookChecksum, MatchesTheDocumentedExample) {
   const uint32_t with_twelve = book_checksum(info, book);
   book.bids.pop_back();
   EXPECT_EQ(book_checksum(info, book), with_twelve);
+}
+
+}  // namespace
+}  // namespace bourse::gateway
+
+namespace bourse::gateway {
+namespace {
+
+TEST(WsHub, CountersStartAtTheBaseAndMultiplexedChannelsHaveNoSequence) {
+  WsHub hub({}, 1'000);  // e.g. the engine's seq at start-up
+  // Nothing published yet: the channel stands at its counter, the base.
+  auto s = std::make_shared<Recorder>();
+  WsHub::Resume resume{};
+  uint64_t seq = 0;
+  hub.subscribe(kTrades, s, 400, [&](WsHub::Resume r, uint64_t at) {
+    resume = r;
+    seq = at;
+  });
+  EXPECT_EQ(resume, WsHub::Resume::kTooOld);  // from before the restart: snapshot
+  EXPECT_EQ(seq, 1'000u);
+  EXPECT_EQ(hub.next_seq("trades.X"), 1'001u);
+  EXPECT_EQ(hub.next_seq("trades.X"), 1'002u);
+  EXPECT_EQ(hub.next_seq("trades.Y"), 1'001u);  // per channel
+  // ticker.*: carries other channels' sequences, so none of its own.
+  const WsChannelInfo all{"ticker.*", Delivery::kLatest, false, true};
+  auto t = std::make_shared<Recorder>();
+  hub.subscribe(all, t, std::nullopt, nullptr);
+  hub.publish("ticker.*", 77, 1, text("m"), 0);
+  hub.subscribe(all, s, 77, [&](WsHub::Resume r, uint64_t at) {
+    resume = r;
+    seq = at;
+  });
+  EXPECT_EQ(resume, WsHub::Resume::kUnknown);  // always a fresh snapshot
+  EXPECT_EQ(seq, 0u);
+  hub.heartbeat(INT64_MAX);
+  ASSERT_FALSE(t->got.empty());
+  EXPECT_NE(t->got.back().find("\"seq\":null"), std::string::npos) << t->got.back();
+  hub.unsubscribe("ticker.*", t.get());
+  hub.unsubscribe_all(s.get(), {"ticker.*", "trades.X"});
 }
 
 }  // namespace

@@ -258,6 +258,70 @@ TEST_F(ServeTrading, CandlesAndIndicatorsFromTrades) {
   EXPECT_EQ(http.get("/v1/candles/NOPE").status, 404);
 }
 
+TEST_F(ServeTrading, TradesAndCandlesSurviveARestartAndPageBackThroughHistory) {
+  for (int k = 0; k < 5; ++k) {
+    const std::string price = std::to_string(4100 + k) + ".00";
+    ASSERT_EQ(place(*bob_, R"({"symbol":"TCS-INR","side":"SELL","price":")" + price + R"(","qty":"2"})").status, 201);
+    ASSERT_EQ(place(*alice_, R"({"symbol":"TCS-INR","side":"BUY","price":")" + price +
+                                 R"(","qty":"2","time_in_force":"IOC"})").status,
+              201);
+  }
+  HttpClient before_http(server_->port());
+  const std::string bars_before = Json(before_http.get("/v1/candles/TCS-INR?interval=1m").body).s("/candles/0/close");
+  const std::string vwap_before = before_http.get("/v1/indicators/TCS-INR?interval=1s").body;
+  EXPECT_EQ(bars_before, "4104.00");
+  // A clean stop (history written through) and a fresh process: memory starts empty.
+  ASSERT_EQ(server_->stop(), 0);
+  server_ = std::make_unique<ServerProcess>(options_);
+  ASSERT_TRUE(server_->started()) << server_->output();
+  HttpClient http(server_->port());
+  // Candles come back from the store: the same bar, the same indicators.
+  auto r = http.get("/v1/candles/TCS-INR?interval=1m");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json bars(r.body);
+  ASSERT_EQ(bars.size("/candles"), 1u) << r.body;
+  EXPECT_EQ(bars.s("/candles/0/open"), "4100.00");
+  EXPECT_EQ(bars.s("/candles/0/close"), "4104.00");
+  EXPECT_EQ(bars.s("/candles/0/volume"), "10");
+  EXPECT_EQ(bars.i("/candles/0/trades"), 5);
+  EXPECT_EQ(http.get("/v1/indicators/TCS-INR?interval=1s").body, vwap_before);
+  // The 24-hour ticker and the recent trades came back too.
+  Json ticker(http.get("/v1/ticker/TCS-INR").body);
+  EXPECT_EQ(ticker.s("/volume"), "10");
+  EXPECT_EQ(ticker.i("/trades"), 5);
+  EXPECT_EQ(ticker.s("/open"), "4100.00");
+  EXPECT_EQ(ticker.s("/last"), "4104.00");
+  // Trades: newest first, paged with next_cursor.
+  r = http.get("/v1/trades/TCS-INR?limit=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json page1(r.body);
+  ASSERT_EQ(page1.size("/trades"), 2u) << r.body;
+  EXPECT_EQ(page1.s("/trades/0/price"), "4104.00");
+  EXPECT_EQ(page1.s("/trades/1/price"), "4103.00");
+  const std::string cursor = page1.s("/next_cursor");
+  ASSERT_NE(cursor, "<none>");
+  r = http.get("/v1/trades/TCS-INR?limit=2&cursor=" + cursor);
+  Json page2(r.body);
+  EXPECT_EQ(page2.s("/trades/0/price"), "4102.00") << r.body;
+  EXPECT_EQ(page2.s("/trades/1/price"), "4101.00");
+  r = http.get("/v1/trades/TCS-INR?limit=2&cursor=" + page2.s("/next_cursor"));
+  Json page3(r.body);
+  EXPECT_EQ(page3.size("/trades"), 1u) << r.body;
+  EXPECT_EQ(page3.s("/trades/0/price"), "4100.00");
+  EXPECT_TRUE(page3.is_null("/next_cursor"));
+  // A new trade after the restart: memory and store meet without a seam.
+  SignedClient alice(server_->port(), keys_["alice"]), bob(server_->port(), keys_["bob"]);
+  ASSERT_EQ(place(bob, R"({"symbol":"TCS-INR","side":"SELL","price":"4099.00","qty":"1"})").status, 201);
+  ASSERT_EQ(place(alice, R"({"symbol":"TCS-INR","side":"BUY","price":"4099.00","qty":"1","time_in_force":"IOC"})").status, 201);
+  r = http.get("/v1/trades/TCS-INR?limit=3");
+  Json mixed(r.body);
+  EXPECT_EQ(mixed.s("/trades/0/price"), "4099.00") << r.body;  // from memory
+  EXPECT_EQ(mixed.s("/trades/1/price"), "4104.00");             // from the store
+  EXPECT_EQ(mixed.s("/trades/2/price"), "4103.00");
+  EXPECT_EQ(code_of(http.get("/v1/trades/TCS-INR?cursor=zz")), "INVALID_CURSOR");
+  EXPECT_EQ(code_of(http.get("/v1/trades/TCS-INR?limit=0")), "INVALID_PARAMETER");
+}
+
 TEST_F(ServeTrading, AmendAndCancelAll) {
   auto r = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.05"})");
   const std::string id = std::to_string(Json(r.body).i("/id"));

@@ -108,7 +108,11 @@ class ServeWsStream : public ::testing::Test {
   }
   // A resting sell that changes the BTC-USD book (and, at a crossing price, trades).
   void order(const std::string& user, const std::string& side, const std::string& price, const std::string& qty) {
-    SignedClient c(server_->port(), keys_[user]);
+    // One client per user: it never signs two requests with the same
+    // millisecond (identical orders would otherwise be replays).
+    auto& client = clients_[user];
+    if (!client) client = std::make_unique<SignedClient>(server_->port(), keys_[user]);
+    SignedClient& c = *client;
     const auto r = c.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":")" + side + R"(","price":")" + price +
                                                     R"(","qty":")" + qty + R"("})");
     ASSERT_EQ(r.status, 201) << r.body;
@@ -124,6 +128,7 @@ class ServeWsStream : public ::testing::Test {
   ServerOptions options_;
   std::unique_ptr<ServerProcess> server_;
   std::map<std::string, ApiKey> keys_;
+  std::map<std::string, std::unique_ptr<SignedClient>> clients_;
 };
 
 TEST_F(ServeWsStream, ResumeReplaysExactlyTheMissedMessages) {

@@ -15,6 +15,7 @@
 
 #include "bourse/sequencer/exchange.h"
 #include "engine/random_commands.h"
+#include "marketdata/candles.h"
 
 namespace bourse {
 namespace {
@@ -24,6 +25,8 @@ struct History {
   std::vector<store::FillHistoryRow> fills;
   std::vector<store::LedgerHistoryRow> ledger;
   std::vector<store::IdempotencyRow> idempotency;
+  std::vector<store::TradeHistoryRow> trades;
+  std::vector<store::CandleHistoryRow> candles;
   bool operator==(const History&) const = default;
 };
 
@@ -38,6 +41,14 @@ History dump(store::Store& s, const Engine& engine) {
     for (auto& r : s.ledger_history(q)) h.ledger.push_back(r);
   });
   h.idempotency = s.recent_idempotency(0, 1'000'000);
+  engine.for_each_instrument([&](const InstrumentView& v) {
+    for (auto& r : s.trade_history(v.spec.id.value, UINT64_MAX, INT64_MIN, INT64_MAX, 1'000'000)) h.trades.push_back(r);
+    for (marketdata::Interval i : marketdata::kIntervals) {
+      for (auto& r : s.candle_history(v.spec.id.value, static_cast<uint8_t>(i), INT64_MIN, INT64_MAX, 1'000'000)) {
+        h.candles.push_back(r);
+      }
+    }
+  });
   return h;
 }
 
@@ -123,6 +134,32 @@ TEST_F(ProjectorTest, RowsAgreeWithTheEngineAndTheEvents) {
   for (const auto& f : h.fills) got_fills.emplace(f.trade_id, f.account, f.order_id);
   EXPECT_EQ(got_fills, want_fills);
   EXPECT_EQ(h.fills.size(), want_fills.size());
+
+  // Public trades: exactly the trade events. Candles: what a from-scratch
+  // CandleSeries makes of the same trades, bar for bar, at every interval.
+  std::map<uint32_t, std::vector<marketdata::Tick>> ticks;
+  std::size_t trade_events = 0;
+  for (const Event& e : all_) {
+    if (e.type != EventType::kTrade) continue;
+    ++trade_events;
+    ticks[e.trade.instrument.value].push_back({e.cause.timestamp, e.trade.price.value, e.trade.qty.value});
+  }
+  EXPECT_EQ(h.trades.size(), trade_events);
+  std::map<std::tuple<uint32_t, uint8_t, int64_t>, marketdata::Candle> want_bars, got_bars;
+  for (const auto& [instrument, list] : ticks) {
+    for (marketdata::Interval i : marketdata::kIntervals) {
+      marketdata::CandleSeries series(i, 1'000'000);
+      marketdata::Candle closed;
+      for (const auto& t : list) series.add(t, &closed);
+      for (const auto& c : series.closed()) want_bars[{instrument, static_cast<uint8_t>(i), c.open_time_ns}] = c;
+      if (series.current()) {
+        want_bars[{instrument, static_cast<uint8_t>(i), series.current()->open_time_ns}] = *series.current();
+      }
+    }
+  }
+  for (const auto& r : h.candles) got_bars[{r.instrument, r.interval, r.open_time}] = projector::candle_of(r);
+  EXPECT_GT(want_bars.size(), 10u);
+  EXPECT_TRUE(got_bars == want_bars);
 
   // Orders: one row per accepted order; live ones agree with the engine,
   // the others are closed.
@@ -240,6 +277,10 @@ TEST_F(ProjectorTest, CatchUpAfterACrashEqualsARebuildFromScratch) {
   EXPECT_EQ(caught_up.ledger.size(), rebuilt.ledger.size());
   EXPECT_GT(rebuilt.idempotency.size(), 1'000u);
   EXPECT_EQ(caught_up.idempotency.size(), rebuilt.idempotency.size());
+  // Candles are merged deltas: a crash and catch-up must not count a trade twice.
+  EXPECT_GT(rebuilt.candles.size(), 10u);
+  EXPECT_EQ(caught_up.trades.size(), rebuilt.trades.size());
+  EXPECT_EQ(caught_up.candles, rebuilt.candles);
 }
 
 TEST_F(ProjectorTest, ACleanStartLoadsLiveOrderDetailsFromTheHistory) {

@@ -10,6 +10,7 @@ namespace bourse {
 
 // 128-bit intermediate for products of two int64 (__extension__ keeps -Wpedantic quiet).
 __extension__ typedef __int128 Int128;
+__extension__ typedef unsigned __int128 UInt128;
 
 inline bool checked_add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
 inline bool checked_sub(int64_t a, int64_t b, int64_t* out) { return !__builtin_sub_overflow(a, b, out); }
