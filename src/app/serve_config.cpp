@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include <toml++/toml.h>
@@ -81,8 +82,13 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   auto get_int = [&](const char* section, const char* key, auto* out) {
     const auto node = root[section][key];
     if (!node) return;
-    if (auto v = node.value<int64_t>(); v && *v >= 0) *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
-    else ok = false, *error = path + ": " + section + "." + key + " must be a non-negative integer";
+    using T = std::remove_pointer_t<decltype(out)>;
+    // Within the target's range: a huge value must not wrap into a small or negative one.
+    if (auto v = node.value<int64_t>(); v && *v >= 0 && static_cast<uint64_t>(*v) <= std::numeric_limits<T>::max()) {
+      *out = static_cast<T>(*v);
+    } else {
+      ok = false, *error = path + ": " + section + "." + key + " must be a non-negative integer in range";
+    }
   };
   auto get_bool = [&](const char* section, const char* key, bool* out) {
     const auto node = root[section][key];

@@ -331,10 +331,13 @@ void RestApi::get_trades(const std::shared_ptr<Call>& call) {
   const int64_t to_ns = *end >= INT64_MAX / 1'000'000 ? INT64_MAX : *end * 1'000'000;
   uint64_t before = UINT64_MAX;
   std::string text;
-  if (call->request.query_param("cursor", &text) == QueryParam::kFound &&
-      (text.size() < 2 || text[0] != 't' ||
-       std::from_chars(text.data() + 1, text.data() + text.size(), before, 16).ptr != text.data() + text.size())) {
-    return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+  if (call->request.query_param("cursor", &text) == QueryParam::kFound) {
+    const auto parsed = text.size() < 2 || text[0] != 't'
+                            ? std::from_chars_result{text.data(), std::errc::invalid_argument}
+                            : std::from_chars(text.data() + 1, text.data() + text.size(), before, 16);
+    if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
+      return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+    }
   }
   const auto wanted = static_cast<std::size_t>(*limit);
   const auto recent = market_.trades(info->spec.id, marketdata::MarketView::kRecentTrades);  // newest first
@@ -349,15 +352,17 @@ void RestApi::get_trades(const std::shared_ptr<Call>& call) {
     page.push_back(t);
     if (page.size() == wanted) break;
   }
-  auto respond = [call, info, wanted](const std::vector<marketdata::TradeRecord>& trades) {
+  // `resume_below`: more trades may exist below this id (a full page, or the
+  // store not yet caught up with memory); 0: this was the last page.
+  auto respond = [call, info](const std::vector<marketdata::TradeRecord>& trades, uint64_t resume_below) {
     std::string body;
     JsonWriter w(&body);
     w.begin_object().field("symbol", info->spec.symbol.view()).key("trades").begin_array();
     for (const auto& t : trades) render_trade(w, *info, t);
     w.end_array().key("next_cursor");
-    if (trades.size() == wanted) {
+    if (resume_below != 0) {
       char hex[20];
-      const auto r = std::to_chars(hex, hex + sizeof(hex), trades.back().id.value, 16);
+      const auto r = std::to_chars(hex, hex + sizeof(hex), resume_below, 16);
       w.value("t" + std::string(hex, r.ptr));
     } else {
       w.null();
@@ -365,17 +370,29 @@ void RestApi::get_trades(const std::shared_ptr<Call>& call) {
     w.end_object();
     call->json(200, std::move(body), true);
   };
-  if (page.size() == wanted || reached_start || !services_.store) return respond(page);
-  // Older than what memory holds: the store (it lags the venue by the
-  // projector's few milliseconds, which memory covers).
+  if (page.size() == wanted) return respond(page, page.back().id.value);
+  if (reached_start || !services_.store) return respond(page, 0);
+  // Older than what memory holds: the store. A store read costs more of the
+  // caller's rate budget than a memory read.
+  if (!take_tokens(call, ip_limiter_, call->request.remote_ip, 4, "per address")) return;
   const uint64_t store_before = recent.empty() ? before : std::min(before, recent.back().id.value);
-  offload(call, [this, page = std::move(page), respond, info, store_before, from_ns, to_ns, wanted]() mutable {
+  // Memory holds every trade newer than its oldest; the store, written in
+  // order a few milliseconds behind, holds everything older once it has
+  // that oldest trade itself.
+  const uint64_t memory_oldest = recent.size() < marketdata::MarketView::kRecentTrades ? 0 : recent.back().id.value;
+  offload(call, [this, page = std::move(page), respond, info, store_before, from_ns, to_ns, wanted,
+                 memory_oldest]() mutable {
+    if (memory_oldest != 0 && services_.store->newest_trade_id(info->spec.id.value) < memory_oldest) {
+      // Not yet: stop at the seam rather than skip trades; the cursor
+      // brings the client back to the same place.
+      return respond(page, store_before);
+    }
     for (const store::TradeHistoryRow& r :
          services_.store->trade_history(info->spec.id.value, store_before, from_ns, to_ns, wanted - page.size())) {
       page.push_back(marketdata::TradeRecord{TradeId{r.trade_id}, Price{r.price}, Qty{r.qty}, Amount{r.notional},
                                              static_cast<Side>(r.aggressor_side), r.time});
     }
-    respond(page);
+    respond(page, page.size() == wanted ? page.back().id.value : 0);
   });
 }
 

@@ -174,7 +174,8 @@ class CandleBook {
   explicit CandleBook(std::size_t keep_closed = 1'000) : keep_closed_(keep_closed) {}
   void add(uint32_t instrument, const Tick& tick);
   // Seeds one series from stored bars (oldest first; the newest is the open
-  // bar) and recomputes its indicators over the closed ones, in order.
+  // bar; the series keeps the newest keep_closed) and recomputes its
+  // indicators over all the closed ones, in order.
   void restore(uint32_t instrument, Interval interval, const std::vector<Candle>& bars);
   const CandleSeries* series(uint32_t instrument, Interval interval) const;
   std::optional<IndicatorValues> indicators(uint32_t instrument, Interval interval) const;

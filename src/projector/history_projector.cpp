@@ -80,8 +80,17 @@ void restore_market(store::Store& store, marketdata::MarketView& market, std::si
   for (const marketdata::InstrumentInfo& info : market.instruments()) {
     const uint32_t id = info.spec.id.value;
     for (marketdata::Interval interval : marketdata::kIntervals) {
-      const auto rows = store.candle_history(id, static_cast<uint8_t>(interval), INT64_MIN, INT64_MAX, keep + 1);
+      const auto code = static_cast<uint8_t>(interval);
+      auto rows = store.candle_history(id, code, INT64_MIN, INT64_MAX, keep + 1);
       if (rows.empty()) continue;
+      // The session VWAP covers the whole UTC day: bars of the day older than
+      // the newest `keep` feed the indicators too (at most 86,400 1s bars).
+      constexpr int64_t kDayNs = 86'400'000'000'000;
+      const int64_t day_start = rows.back().open_time / kDayNs * kDayNs;
+      if (rows.front().open_time > day_start) {
+        auto older = store.candle_history(id, code, day_start, rows.front().open_time, 86'400);
+        rows.insert(rows.begin(), older.begin(), older.end());
+      }
       std::vector<marketdata::Candle> bars;
       bars.reserve(rows.size());
       for (const auto& r : rows) bars.push_back(candle_of(r));
@@ -324,6 +333,8 @@ bool HistoryProjector::replay_into_store(const std::string& data_dir, const Engi
   });
   if (!r.ok) {
     *error = r.error;
+    batch_orders_.clear();  // indexes into the abandoned batch
+    batch_candles_.clear();
     return false;
   }
   batch.last_seq = std::max(batch.last_seq, shadow.last_seq());

@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS trade_history (
   notional INTEGER NOT NULL, aggressor_side INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trade_history_instrument ON trade_history(instrument, trade_id);
+CREATE INDEX IF NOT EXISTS trade_history_instrument_time ON trade_history(instrument, time);
 CREATE INDEX IF NOT EXISTS trade_history_time ON trade_history(time);
 CREATE TABLE IF NOT EXISTS candle_history (
   instrument INTEGER NOT NULL, interval INTEGER NOT NULL, open_time INTEGER NOT NULL,
@@ -93,6 +94,7 @@ CREATE TABLE IF NOT EXISTS candle_history (
   quote_volume INTEGER NOT NULL, trades INTEGER NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (instrument, interval, open_time)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS candle_history_age ON candle_history(interval, open_time);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -120,6 +122,7 @@ class Statement {
     sqlite3_clear_bindings(stmt_);
   }
   int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) const {
     const auto* p = sqlite3_column_blob(stmt_, col);
     return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
@@ -517,13 +520,30 @@ class SqliteStore final : public Store {
   std::vector<TradeHistoryRow> trade_history(uint32_t instrument, uint64_t before_id, int64_t from, int64_t to,
                                              std::size_t limit) override {
     std::lock_guard lock(history_mutex_);
-    Statement s(history_db_, "SELECT * FROM trade_history WHERE instrument = ? AND trade_id < ? AND time >= ? AND "
-                             "time < ? ORDER BY trade_id DESC LIMIT ?");
+    // Trade ids and times rise together: the time bounds become id bounds
+    // (two index probes), so the scan below reads at most `limit` rows
+    // whatever the window.
+    int64_t lo = 0, hi = clamp(before_id);
+    if (from > INT64_MIN) {
+      Statement first(history_db_, "SELECT min(trade_id) FROM trade_history WHERE instrument = ? AND time >= ?");
+      first.bind(1, static_cast<int64_t>(instrument));
+      first.bind(2, from);
+      if (first.step() != SQLITE_ROW || first.is_null(0)) return {};
+      lo = first.integer(0);
+    }
+    if (to < INT64_MAX) {
+      Statement last(history_db_, "SELECT max(trade_id) FROM trade_history WHERE instrument = ? AND time < ?");
+      last.bind(1, static_cast<int64_t>(instrument));
+      last.bind(2, to);
+      if (last.step() != SQLITE_ROW || last.is_null(0)) return {};
+      hi = std::min(hi, last.integer(0) + 1);
+    }
+    Statement s(history_db_, "SELECT * FROM trade_history WHERE instrument = ? AND trade_id >= ? AND trade_id < ? "
+                             "ORDER BY trade_id DESC LIMIT ?");
     s.bind(1, static_cast<int64_t>(instrument));
-    s.bind(2, clamp(before_id));
-    s.bind(3, from);
-    s.bind(4, to);
-    s.bind(5, static_cast<int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    s.bind(2, lo);
+    s.bind(3, hi);
+    s.bind(4, static_cast<int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
     std::vector<TradeHistoryRow> out;
     while (s.step() == SQLITE_ROW) {
       TradeHistoryRow t;
@@ -538,6 +558,14 @@ class SqliteStore final : public Store {
       out.push_back(t);
     }
     return out;
+  }
+
+  uint64_t newest_trade_id(uint32_t instrument) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT max(trade_id) FROM trade_history WHERE instrument = ?");
+    s.bind(1, static_cast<int64_t>(instrument));
+    if (s.step() != SQLITE_ROW || s.is_null(0)) return 0;
+    return static_cast<uint64_t>(s.integer(0));
   }
 
   std::vector<CandleHistoryRow> candle_history(uint32_t instrument, uint8_t interval, int64_t from, int64_t to,

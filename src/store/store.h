@@ -247,6 +247,8 @@ class Store {
   // newest first, at most limit.
   virtual std::vector<TradeHistoryRow> trade_history(uint32_t instrument, uint64_t before_id, int64_t from, int64_t to,
                                                      std::size_t limit) = 0;
+  // The newest stored trade of an instrument (0: none): how far history has got.
+  virtual uint64_t newest_trade_id(uint32_t instrument) = 0;
   // Candles with open_time in [from, to), the newest `limit`, oldest first.
   virtual std::vector<CandleHistoryRow> candle_history(uint32_t instrument, uint8_t interval, int64_t from, int64_t to,
                                                        std::size_t limit) = 0;

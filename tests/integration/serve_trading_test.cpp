@@ -319,6 +319,12 @@ TEST_F(ServeTrading, TradesAndCandlesSurviveARestartAndPageBackThroughHistory) {
   EXPECT_EQ(mixed.s("/trades/1/price"), "4104.00");             // from the store
   EXPECT_EQ(mixed.s("/trades/2/price"), "4103.00");
   EXPECT_EQ(code_of(http.get("/v1/trades/TCS-INR?cursor=zz")), "INVALID_CURSOR");
+  EXPECT_EQ(code_of(http.get("/v1/trades/TCS-INR?cursor=t11111111111111111")), "INVALID_CURSOR");  // > 64 bits
+  // A time window: only the trades inside it, still newest first.
+  const int64_t newest_ms = mixed.i("/trades/1/time");
+  r = http.get("/v1/trades/TCS-INR?start=" + std::to_string(newest_ms) + "&end=" + std::to_string(newest_ms + 1));
+  EXPECT_GE(Json(r.body).size("/trades"), 1u) << r.body;
+  EXPECT_EQ(Json(r.body).s("/trades/0/price"), "4104.00") << r.body;
   EXPECT_EQ(code_of(http.get("/v1/trades/TCS-INR?limit=0")), "INVALID_PARAMETER");
 }
 
