@@ -5,11 +5,16 @@
 # bounded by DURATION.
 #
 #   RUNS=3 DURATION=10 bench/ws_fanout_bench.sh
+#   SECTIONS=workers RUNS=3 DURATION=10 bench/ws_fanout_bench.sh   # only the market-data workers part
 #
 # Per run: floor and server at 10,000 connections × 10 and × 100 updates/s
 # on one symbol (trades + book), a reconnect storm (all 10,000 drop and
 # resume with `since` at 10 updates/s), and idle memory with 18,000
 # connections on one ticker (one server process: the 20,000 open-file limit).
+# Then the same server with 6 market-data workers on their own port
+# (SO_REUSEPORT): 100,000 idle connections on one ticker (memory of every
+# server process), and 10,000 × 10 updates/s and a reconnect storm through
+# the workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BOURSE=${BOURSE:-build/release/bourse}
@@ -18,6 +23,9 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-10000}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-18000}
+WORKERS=${WORKERS:-6}
+WORKER_CONNECTIONS=${WORKER_CONNECTIONS:-100000}
+SECTIONS=${SECTIONS:-single workers}
 WORK=$(mktemp -d /tmp/bourse-fanout-XXXXXX)
 SERVER_PID=""
 cleanup() {
@@ -41,13 +49,16 @@ user_per_second = 0
 orders_per_second = 0
 TOML
 
-start_server() {
+start_server() {  # [more serve flags]
   local port; port=$(free_port)
   rm -rf "$WORK/data"
-  "$BOURSE" serve --config "$WORK/bench.toml" --listen "127.0.0.1:$port" --data-dir "$WORK/data" > "$WORK/server.log" 2>&1 &
+  "$BOURSE" serve --config "$WORK/bench.toml" --listen "127.0.0.1:$port" --data-dir "$WORK/data" "$@" > "$WORK/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
   PORT=$port
+  # With market-data workers: their port and pids (the loadgen sums every server process's RSS).
+  MD_PORT=$(sed -n 's|.*market data: .* on ws://127.0.0.1:\([0-9]*\)/.*|\1|p' "$WORK/server.log")
+  ALL_PIDS=$SERVER_PID$(sed -n 's/.*pids \([0-9,]*\)).*/,\1/p' "$WORK/server.log")
   export BOURSE_API_KEY BOURSE_API_SECRET BOURSE_TAKER_KEY BOURSE_TAKER_SECRET
   BOURSE_API_KEY=$(sed -n 's/.*demo alice.*BOURSE_API_KEY=\([^ ]*\).*/\1/p' "$WORK/server.log")
   BOURSE_API_SECRET=$(sed -n 's/.*demo alice.*BOURSE_API_SECRET=\([^ ]*\).*/\1/p' "$WORK/server.log")
@@ -62,6 +73,7 @@ fanout() {  # connections rate channels [more flags] → JSON
       --channels "$channels" --drive-rate "$rate" --server-pid "$SERVER_PID" --json "$@"
 }
 
+if [[ " $SECTIONS " == *" single "* ]]; then
 echo "== fan-out: $CONNECTIONS connections on trades + book of BTC-USD, $RUNS runs of ${DURATION}s, medians"
 for rate in 10 100; do
   fl99=(); fl50=(); ws99=(); ws50=(); gaps=(); upd=(); msgs=(); frames=(); driven=()
@@ -98,3 +110,33 @@ for _ in $(seq "$RUNS"); do
   stop_server
   echo "  $out"
 done
+fi
+
+if [[ " $SECTIONS " == *" workers "* ]]; then
+md_fanout() {  # connections rate channels [more flags] → JSON, through the workers' port
+  local n=$1 rate=$2 channels=$3; shift 3
+  "$BOURSE" loadgen ws --url "ws://127.0.0.1:$MD_PORT/v1/ws" --api-url "http://127.0.0.1:$PORT" --connections "$n" \
+      --duration "$DURATION" --channels "$channels" --drive-rate "$rate" --server-pid "$ALL_PIDS" --json "$@"
+}
+echo "== market-data workers: $WORKER_CONNECTIONS idle connections on ticker.BTC-USD over $WORKERS workers"
+for _ in $(seq "$RUNS"); do
+  start_server --md-workers "$WORKERS" --md-listen 127.0.0.1:0
+  out=$(md_fanout "$WORKER_CONNECTIONS" 0 ticker.BTC-USD)
+  stop_server
+  echo "  $out"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("  held %d; every server process: %.0f MB with them, %d B per connection in all, %d B per connection added" % (d["connections_held"], d["server_rss_connected_bytes"]/1e6, d["server_rss_connected_bytes"]/max(1,d["connections_held"]), d["server_bytes_per_connection"]))' "$out"
+done
+echo "== market-data workers: $CONNECTIONS connections on trades + book at 10 updates/s, then a reconnect storm at 4 s (4 client processes)"
+for _ in $(seq "$RUNS"); do
+  start_server
+  out=$(fanout "$CONNECTIONS" 10 trades.BTC-USD,book.BTC-USD --processes 4)
+  stop_server
+  echo "  10/s, no workers (the same client): $out"
+  start_server --md-workers "$WORKERS" --md-listen 127.0.0.1:0
+  out=$(md_fanout "$CONNECTIONS" 10 trades.BTC-USD,book.BTC-USD --processes 4)
+  echo "  10/s:  $out"
+  out=$(md_fanout "$CONNECTIONS" 10 trades.BTC-USD,book.BTC-USD --processes 4 --reconnect-at 4)
+  echo "  storm: $out"
+  stop_server
+done
+fi

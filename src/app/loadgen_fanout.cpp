@@ -643,6 +643,11 @@ int run_fanout(const FanoutOptions& o_in) {
     std::fprintf(stderr, "bourse loadgen ws: --url must be ws://IPv4:PORT[/v1/ws]\n");
     return 2;
   }
+  Target api = target;
+  if (!o.api_url.empty() && !parse_ws_url(o.api_url, &api)) {
+    std::fprintf(stderr, "bourse loadgen ws: --api-url must be http://IPv4:PORT\n");
+    return 2;
+  }
   if (o.drive_rate > 0) {
     auto env = [](const char* name, std::string* out) {
       if (out->empty() && std::getenv(name)) *out = std::getenv(name);
@@ -696,7 +701,7 @@ int run_fanout(const FanoutOptions& o_in) {
     read_all_fd(c.results, &r, 1);
   }
   const int64_t rss_connected = total_rss(o.server_pids);
-  Driver driver(o, target);
+  Driver driver(o, api);
   for (const Child& c : children) write_all_fd(c.control, "G", 1);
   if (o.drive_rate > 0) driver.start();
   std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));

@@ -20,6 +20,7 @@ namespace bourse::app {
 
 struct FanoutOptions {
   std::string url = "ws://127.0.0.1:8080/v1/ws";
+  std::string api_url;         // where the driver places orders (default: url; set it for market-data workers)
   int connections = 1000;
   double duration_s = 10;
   std::vector<std::string> channels = {"ticker.BTC-USD"};

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "loadgen.h"
 #include "loadgen_fanout.h"
+#include "md_workers.h"
 #include "gateway/json_writer.h"
 #include "projector/history_projector.h"
 #include "serve.h"
@@ -133,6 +134,19 @@ int main(int argc, char** argv) {
   auto* rate_opt = serve_cmd->add_option("--simulate-rate", serve.simulate_rate, "simulated orders per second")->capture_default_str();
   auto* tls_cert_opt = serve_cmd->add_option("--tls-cert", serve.tls_cert_file, "PEM certificate chain: serve HTTPS/WSS only (env BOURSE_TLS_CERT)");
   auto* tls_key_opt = serve_cmd->add_option("--tls-key", serve.tls_key_file, "PEM private key of --tls-cert (env BOURSE_TLS_KEY)");
+  auto* md_workers_opt = serve_cmd->add_option("--md-workers", serve.md_workers,
+                                               "market-data worker processes serving public channels on --md-listen "
+                                               "(env BOURSE_MD_WORKERS)")->check(CLI::Range(0, 64));
+  auto* md_listen_opt = serve_cmd->add_option("--md-listen", serve.md_listen,
+                                              "HOST:PORT of the market-data workers (env BOURSE_MD_LISTEN)")
+                            ->capture_default_str();
+  // Internal: started by `serve` for each market-data worker (app/md_workers.h).
+  int md_link_fd = -1;
+  std::string md_settings;
+  auto* md_worker_cmd = app.add_subcommand("md-worker", "internal: a market-data worker process (started by serve)");
+  md_worker_cmd->group("");
+  md_worker_cmd->add_option("--link-fd", md_link_fd, "the link to the main process")->required();
+  md_worker_cmd->add_option("--settings", md_settings, "key=value lines")->required();
 
   // --- the command-line client (signed REST and WebSocket, like any user) ---
   const char* client_note = " (BOURSE_URL, BOURSE_API_KEY and BOURSE_API_SECRET, or BOURSE_TOKEN)";
@@ -208,6 +222,8 @@ int main(int argc, char** argv) {
   loadgen_cmd->add_option("--drive-rate", fo.drive_rate,
                           "fan-out: updates/s placed on --symbol at --price (two traders: BOURSE_API_KEY/SECRET, "
                           "BOURSE_TAKER_KEY/SECRET)")->check(CLI::Range(0.0, 10000.0));
+  loadgen_cmd->add_option("--api-url", fo.api_url, "fan-out: the API port the driver places orders on (default --url; "
+                                                  "set it when --url is the market-data workers' port)");
   loadgen_cmd->add_option("--reconnect-at", fo.reconnect_at_s, "fan-out: drop every connection at this second and "
                           "resume with since")->check(CLI::Range(0.0, 3600.0));
 
@@ -338,8 +354,11 @@ int main(int argc, char** argv) {
     if (rate_opt->count()) serve.simulate_rate = flags.simulate_rate;
     if (tls_cert_opt->count()) serve.tls_cert_file = flags.tls_cert_file;
     if (tls_key_opt->count()) serve.tls_key_file = flags.tls_key_file;
+    if (md_workers_opt->count()) serve.md_workers = flags.md_workers;
+    if (md_listen_opt->count()) serve.md_listen = flags.md_listen;
     return app::run_serve(serve);
   }
+  if (md_worker_cmd->parsed()) return app::run_md_worker(md_link_fd, md_settings);
   if (replay_cmd->parsed()) return run_replay(replay_dir, from_scratch, verify);
   if (rebuild_cmd->parsed()) return run_rebuild_store(rebuild_dir);
   if (bench_engine->parsed()) {

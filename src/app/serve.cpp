@@ -16,7 +16,9 @@
 #include "auth/oauth.h"
 #include "bourse/core/log.h"
 #include "demo_market.h"
+#include "md_workers.h"
 #include "gateway/http_server.h"
+#include "gateway/md_source.h"
 #include "gateway/rest_api.h"
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
@@ -253,9 +255,12 @@ int run_serve(const ServeConfig& config) {
   // across restarts, so a `since` from before one is never mistaken for now.
   gateway::WsHub hub(hub_limits, service->engine().last_seq());
   gateway::WsPublisher publisher(hub, market, accounts, clock);
+  // Market-data workers' links: subscribers of the hub (started below).
+  gateway::MdSource md_source(hub, market, clock, config.md_link_buffer_bytes);
   service->add_listener(&market);
   service->add_listener(&accounts);
   service->add_listener(&publisher);
+  service->add_listener(&md_source);  // after the publisher: a new instrument's directory entry
   service->add_listener(&history);  // last: it only copies the batch for its own thread
   history.start();
   service->start();
@@ -350,6 +355,27 @@ int run_serve(const ServeConfig& config) {
   // With port 0 the real port is known only now; nothing has been served yet.
   if (config.oauth_issuer.empty()) oauth.set_issuer(base_url(config, host, server.port()));
   server.start();
+  std::unique_ptr<MdWorkerPool> md_workers;
+  std::string md_host;
+  if (config.md_workers > 0) {
+    uint16_t md_port = 0;
+    split_host_port(config.md_listen, &md_host, &md_port);
+    md_workers = std::make_unique<MdWorkerPool>(md_source, worker_settings_of(config, md_host, md_port),
+                                                config.md_workers);
+    if (!md_workers->start(&error)) {
+      std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+      md_workers.reset();
+      server.shutdown(0);
+      service->stop();
+      return 1;
+    }
+    metrics.add_gauge("bourse_md_workers", "Market-data worker processes with a live link.",
+                      [&md_source] { return static_cast<double>(md_source.links()); });
+    metrics.add_gauge("bourse_md_link_buffered_bytes", "Bytes waiting to be written to the market-data workers.",
+                      [&md_source] { return static_cast<double>(md_source.buffered_bytes()); });
+    metrics.add_gauge("bourse_md_worker_restarts", "Market-data workers restarted since start.",
+                      [&md_workers] { return static_cast<double>(md_workers->restarts()); });
+  }
 
   const std::string url = base_url(config, host, server.port());
   std::printf("bourse serve: listening on %s (data %s, %s durability, %d I/O threads)\n", url.c_str(),
@@ -364,6 +390,13 @@ int run_serve(const ServeConfig& config) {
     mids.push_back(i.last_price.value ? i.last_price : i.spec.reference_price);
   }
   std::printf("\n");
+  if (md_workers) {
+    std::string pids;
+    for (pid_t p : md_workers->pids()) pids += (pids.empty() ? "" : ",") + std::to_string(p);
+    const std::string md_url = base_url(config, md_host, md_workers->port());
+    std::printf("  market data: %d workers on %s/v1/ws (public channels; pids %s)\n", config.md_workers,
+                (md_url.starts_with("https") ? "wss" + md_url.substr(5) : "ws" + md_url.substr(4)).c_str(), pids.c_str());
+  }
   print_demo_keys(*store, auth);
   std::printf("  demo OAuth client %s (public, PKCE): redirect %s\n", kDemoClientId, kDemoRedirect);
   std::printf("  try: curl %s%s/v1/ticker   (signing: docs/authentication.md; CLI: bourse order --help)\n",
@@ -389,6 +422,7 @@ int run_serve(const ServeConfig& config) {
   if (simulator) simulator->stop();
   heartbeat.reset();
   server.shutdown(config.drain_ms);
+  md_workers.reset();  // their clients get 1001 "going away" (after the server: /metrics reads the pool)
   service->stop();
   history.stop(service->engine().last_seq());
   log_line(LogLevel::kInfo, "serve", "stopped at seq %llu", static_cast<unsigned long long>(service->durable_seq()));

@@ -49,6 +49,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kOauth = {"issuer", "audience", "access_token_ttl_s", "refresh_token_ttl_s",
                                                "issuers"};
   static const std::set<std::string> kTls = {"cert_file", "key_file"};
+  static const std::set<std::string> kMarketData = {"workers", "listen", "link_buffer_bytes"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -61,7 +62,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
-                                         : k == "tls" ? &kTls : k == "history" ? &kHistory : nullptr;
+                                         : k == "tls" ? &kTls : k == "history" ? &kHistory
+                                         : k == "marketdata" ? &kMarketData : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -120,6 +122,9 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("websocket", "history_bytes", &c->ws_history_bytes);
   get_int("websocket", "heartbeat_ms", &c->ws_heartbeat_ms);
   get_int("websocket", "send_buffer_bytes", &c->ws_send_buffer_bytes);
+  get_int("marketdata", "workers", &c->md_workers);
+  get_string("marketdata", "listen", &c->md_listen);
+  get_int("marketdata", "link_buffer_bytes", &c->md_link_buffer_bytes);
   get_int("history", "trades_retention_days", &c->trades_retention_days);
   {
     static const char* const kCandleKeys[6] = {"candles_1s_retention_days",  "candles_1m_retention_days",
@@ -198,6 +203,15 @@ bool apply_environment(ServeConfig* c, std::string* error) {
     *error = "BOURSE_IO_THREADS must be an integer";
     return false;
   }
+  if (const char* v = env("BOURSE_MD_LISTEN")) c->md_listen = v;
+  if (const char* v = env("BOURSE_MD_WORKERS"); v && !parse_int(v, &c->md_workers)) {
+    *error = "BOURSE_MD_WORKERS must be an integer";
+    return false;
+  }
+  if (const char* v = env("BOURSE_WS_MAX_CONNECTIONS"); v && !parse_int(v, &c->ws_max_connections)) {
+    *error = "BOURSE_WS_MAX_CONNECTIONS must be an integer";
+    return false;
+  }
   if (const char* v = env("BOURSE_SIMULATE"); v && !parse_bool(v, &c->simulate)) {
     *error = "BOURSE_SIMULATE must be true or false";
     return false;
@@ -205,14 +219,21 @@ bool apply_environment(ServeConfig* c, std::string* error) {
   return true;
 }
 
+bool split_host_port(const std::string& listen, std::string* host, uint16_t* port) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_int(std::string_view(listen).substr(colon + 1), port)) {
+    return false;
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  return true;
+}
+
 bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, std::string* error) {
-  const std::size_t colon = c.listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || !parse_int(std::string_view(c.listen).substr(colon + 1), port)) {
+  if (!split_host_port(c.listen, host, port)) {
     *error = "listen must be HOST:PORT (got '" + c.listen + "')";
     return false;
   }
-  *host = c.listen.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
   if (c.durability != "fsync" && c.durability != "async") {
     *error = "durability must be fsync or async";
     return false;
@@ -268,6 +289,23 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   if (c.trades_retention_days > 100'000) {
     *error = "history: retention days 0..100000 (0: keep forever)";
     return false;
+  }
+  if (c.ws_max_connections < 1 || c.ws_max_connections > 1'000'000) {
+    *error = "websocket: max_connections 1..1000000";
+    return false;
+  }
+  if (c.md_workers < 0 || c.md_workers > 64 || c.md_link_buffer_bytes < (1u << 20) ||
+      c.md_link_buffer_bytes > (16ull << 30)) {
+    *error = "marketdata: workers 0..64, link_buffer_bytes 1 MiB..16 GiB";
+    return false;
+  }
+  if (c.md_workers > 0) {
+    std::string md_host;
+    uint16_t md_port = 0;
+    if (!split_host_port(c.md_listen, &md_host, &md_port)) {
+      *error = "marketdata.listen must be HOST:PORT (got '" + c.md_listen + "')";
+      return false;
+    }
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {
     *error = "simulator rate must be 1..100000";

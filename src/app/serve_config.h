@@ -51,6 +51,13 @@ struct ServeConfig {
   std::size_t ws_history_bytes = 512 * 1024;
   int ws_heartbeat_ms = 5'000;
   int ws_send_buffer_bytes = 0;
+  // Market-data workers ([marketdata]): processes that serve public
+  // channels on their own port (SO_REUSEPORT), fed by this process; each
+  // holds up to websocket.max_connections. 0: none (/v1/ws on the API port
+  // serves everything, as it always does).
+  int md_workers = 0;
+  std::string md_listen = "127.0.0.1:8081";  // port 0 picks a free one (printed)
+  std::size_t md_link_buffer_bytes = 256u << 20;  // a worker this far behind is restarted
   // Market history kept by the projector, in days (0: forever); candles per
   // interval 1s, 1m, 5m, 15m, 1h, 1d.
   int trades_retention_days = 90;
@@ -75,5 +82,7 @@ bool load_config_file(const std::string& path, ServeConfig* config, std::string*
 bool apply_environment(ServeConfig* config, std::string* error);
 // Checks ranges and splits listen into host and port.
 bool validate_config(const ServeConfig& config, std::string* host, uint16_t* port, std::string* error);
+// "HOST:PORT" or "[v6]:PORT".
+bool split_host_port(const std::string& listen, std::string* host, uint16_t* port);
 
 }  // namespace bourse::app

@@ -44,6 +44,7 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   WsContext* websocket = nullptr;  // non-null: GET /v1/ws upgrades to a WebSocket session
+  bool reuse_port = false;         // SO_REUSEPORT: several processes share the port (market-data workers)
 };
 
 using RequestHandler = std::function<void(HttpRequest&& request, Responder respond)>;

@@ -42,6 +42,10 @@ WsChannelInfo PublicChannel::info() const {
 }
 
 std::optional<PublicChannel> parse_public_channel(std::string_view name, const marketdata::MarketView& market) {
+  return parse_public_channel(name, [&market](std::string_view symbol) { return instrument_of(symbol, market); });
+}
+
+std::optional<PublicChannel> parse_public_channel(std::string_view name, const InstrumentLookup& lookup) {
   PublicChannel c;
   c.name = std::string(name);
   if (name == "ticker.*") {
@@ -79,7 +83,7 @@ std::optional<PublicChannel> parse_public_channel(std::string_view name, const m
     }
     if (!found) return std::nullopt;
   }
-  const auto id = instrument_of(symbol, market);
+  const auto id = lookup(symbol);
   if (!id) return std::nullopt;
   c.instrument = *id;
   return c;
@@ -89,6 +93,19 @@ uint64_t conflation_key(ChannelType type, InstrumentId instrument, std::size_t d
   // ticker.* shares its key with ticker.{symbol}: either way one ticker per instrument waits.
   if (type == ChannelType::kTickerAll) type = ChannelType::kTicker;
   return (static_cast<uint64_t>(type) << 56) | (static_cast<uint64_t>(depth) << 32) | instrument.value;
+}
+
+std::optional<std::string_view> snapshot_reason(ChannelType type, WsHub::Resume resume) {
+  switch (resume) {
+    case WsHub::Resume::kNone:
+      if (type == ChannelType::kTrades || type == ChannelType::kCandles) return std::nullopt;
+      return kSnapshotOnSubscribe;
+    case WsHub::Resume::kCurrent:
+    case WsHub::Resume::kReplayed: return std::nullopt;
+    case WsHub::Resume::kTooOld: return kSnapshotSinceTooOld;
+    case WsHub::Resume::kUnknown: return kSnapshotSinceUnknown;
+  }
+  return std::nullopt;
 }
 
 void begin_channel_message(JsonWriter& w, std::string_view channel, std::string_view type, uint64_t seq,

@@ -5,6 +5,7 @@
 // Protocol: docs/websocket.md.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,9 @@ inline constexpr std::size_t kBookTopDepths[] = {10, 50, 500};
 
 // Validates a public channel name against the market; nullopt if unknown.
 std::optional<PublicChannel> parse_public_channel(std::string_view name, const marketdata::MarketView& market);
+// The same against any directory of symbols (a market-data worker's).
+using InstrumentLookup = std::function<std::optional<InstrumentId>(std::string_view symbol)>;
+std::optional<PublicChannel> parse_public_channel(std::string_view name, const InstrumentLookup& lookup);
 
 // What a kLatest message replaces: one per (type, instrument, depth).
 uint64_t conflation_key(ChannelType type, InstrumentId instrument, std::size_t depth = 0);
@@ -53,6 +57,10 @@ inline constexpr std::string_view kSnapshotOnSubscribe = "subscribe";
 inline constexpr std::string_view kSnapshotSinceTooOld = "since_too_old";
 inline constexpr std::string_view kSnapshotSinceUnknown = "since_unknown";
 inline constexpr std::string_view kSnapshotSlowConsumer = "slow_consumer";
+
+// The snapshot a new subscriber is owed after the hub's verdict on its
+// `since` (nullopt: none; trades and candles start live).
+std::optional<std::string_view> snapshot_reason(ChannelType type, WsHub::Resume resume);
 
 struct ChannelSnapshot {
   uint64_t key = 0;

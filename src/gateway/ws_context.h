@@ -3,10 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +24,8 @@ namespace bourse::gateway {
 
 class RestApi;
 class WsHub;
+class WsSubscriber;
+struct WsChannelInfo;
 
 struct WsOptions {
   std::size_t max_message_bytes = 16 * 1024;  // larger client messages close the connection (1009)
@@ -30,6 +35,24 @@ struct WsOptions {
   int send_buffer_bytes = 0;                  // SO_SNDBUF per connection (0: the kernel's autotuning)  // queue length past which book diffs give way to one snapshot
   int idle_timeout_ms = 30'000;               // no frame (pongs count) for this long: closed
   int max_connections = 10'000;               // further upgrades are refused with 503
+};
+
+// Where a market-data worker's public channels come from (MdRelay): the
+// main process, over the worker's link. Null in the main process, whose
+// sessions render snapshots from its own MarketView.
+class WsUpstream {
+ public:
+  virtual ~WsUpstream() = default;
+  virtual std::optional<uint32_t> instrument(std::string_view symbol) const = 0;  // the directory
+  virtual uint64_t new_request() = 0;
+  // True: `s` was subscribed at once from this worker's own history.
+  // False: the main process answers request `request` (replay or
+  // snapshot, then attachment) through the relay_* calls of WsSubscriber.
+  virtual bool subscribe(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel, bool needs_snapshot,
+                         std::optional<uint64_t> since, uint64_t request) = 0;
+  // A slow subscriber's book: one fresh snapshot through relay_snapshot().
+  // Called under the hub's lock; never blocks.
+  virtual void refresh(const std::weak_ptr<WsSubscriber>& s, const WsChannelInfo& channel, uint64_t request) = 0;
 };
 
 // A session as shutdown sees it.
@@ -46,6 +69,9 @@ struct WsContext {
   marketdata::MarketView* market = nullptr;
   EngineService* engine = nullptr;
   Clock* clock = nullptr;
+  // A market-data worker: public channels only, from `upstream`; api, auth,
+  // market and engine are null (login and orders are refused).
+  WsUpstream* upstream = nullptr;
   WsOptions options;
 
   std::atomic<int> connections{0};

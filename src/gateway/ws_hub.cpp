@@ -51,7 +51,7 @@ void WsHub::publish_locked(std::string_view channel, uint64_t seq, uint64_t key,
     }
   }
   for (WsSubscriber* s : c->subscribers) {
-    if (s->deliver(c->info, key, message)) to_start->push_back(s);
+    if (s->deliver(c->info, seq, key, message)) to_start->push_back(s);
   }
 }
 
@@ -84,44 +84,88 @@ void WsHub::heartbeat(int64_t now_ns) {
     // Heartbeats never replace or delay data: delivered as kEvery with key 0.
     WsChannelInfo info{name, Delivery::kEvery, false};
     for (WsSubscriber* s : c.subscribers) {
-      if (s->deliver(info, 0, message)) s->start();
+      if (s->deliver(info, 0, 0, message)) s->start();
     }
   }
+}
+
+WsHub::Channel& WsHub::channel_locked(const WsChannelInfo& info) {
+  Channel* c = find(info.name);
+  if (!c) {
+    c = &channels_.try_emplace(info.name).first->second;
+    c->info = info;
+  }
+  return *c;
+}
+
+WsHub::Resume WsHub::resume_locked(const Channel& c, uint64_t since, const ReplaySink& replay) const {
+  // Where the channel stands: its last published message, or (nothing
+  // published since this process started) its counter.
+  const uint64_t last = c.last_seq.value_or(counter(c.info.name));
+  if (c.info.multiplexed || since > last) return Resume::kUnknown;
+  if (since == last) return Resume::kCurrent;
+  if (c.history.empty() || c.history.front().seq > since + 1) return Resume::kTooOld;
+  auto first = std::upper_bound(c.history.begin(), c.history.end(), since,
+                                [](uint64_t v, const HistoryEntry& e) { return v < e.seq; });
+  for (auto it = first; it != c.history.end(); ++it) replay(it->seq, it->key, it->message);
+  return Resume::kReplayed;
 }
 
 bool WsHub::subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
                       std::optional<uint64_t> since, const AfterSubscribe& after) {
   std::lock_guard lock(mutex_);
-  Channel* c = find(channel.name);
-  if (!c) {
-    c = &channels_.try_emplace(channel.name).first->second;
-    c->info = channel;
-  }
+  Channel* c = &channel_locked(channel);
   if (!c->position.emplace(s.get(), c->subscribers.size()).second) return false;
   c->subscribers.push_back(s.get());
   Resume resume = Resume::kNone;
-  // Where the channel stands: its last published message, or (nothing
-  // published since this process started) its counter.
-  const uint64_t last = c->last_seq.value_or(counter(c->info.name));
   if (since) {
-    if (c->info.multiplexed) {
-      resume = Resume::kUnknown;
-    } else if (*since == last) {
-      resume = Resume::kCurrent;
-    } else if (*since > last) {
-      resume = Resume::kUnknown;
-    } else if (!c->history.empty() && c->history.front().seq <= *since + 1) {
-      resume = Resume::kReplayed;
-      auto first = std::upper_bound(c->history.begin(), c->history.end(), *since,
-                                    [](uint64_t v, const HistoryEntry& e) { return v < e.seq; });
-      bool start = false;
-      for (auto it = first; it != c->history.end(); ++it) start |= s->deliver(c->info, it->key, it->message);
-      if (start) s->start();
-    } else {
-      resume = Resume::kTooOld;
-    }
+    bool start = false;
+    resume = resume_locked(*c, *since, [&](uint64_t seq, uint64_t key, const SharedMessage& m) {
+      start |= s->deliver(c->info, seq, key, m);
+    });
+    if (start) s->start();
   }
-  if (after) after(resume, c->info.multiplexed ? 0 : last);
+  if (after) after(resume, c->info.multiplexed ? 0 : c->last_seq.value_or(counter(c->info.name)));
+  return true;
+}
+
+void WsHub::attach_relay(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                         std::optional<uint64_t> since, const ReplaySink& replay, const AfterSubscribe& after) {
+  std::lock_guard lock(mutex_);
+  Channel* c = &channel_locked(channel);
+  if (c->position.emplace(s.get(), c->subscribers.size()).second) c->subscribers.push_back(s.get());
+  const Resume resume = since ? resume_locked(*c, *since, replay) : Resume::kNone;
+  if (after) after(resume, c->info.multiplexed ? 0 : c->last_seq.value_or(counter(c->info.name)));
+}
+
+bool WsHub::subscribe_if_resumable(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                                   std::optional<uint64_t> since, bool needs_snapshot) {
+  std::lock_guard lock(mutex_);
+  Channel* c = find(channel.name);
+  if (!c || !c->last_seq || c->position.contains(s.get())) return false;
+  std::vector<HistoryEntry> missed;
+  if (since) {
+    const Resume r = resume_locked(*c, *since, [&](uint64_t seq, uint64_t key, const SharedMessage& m) {
+      missed.push_back(HistoryEntry{seq, key, m});
+    });
+    if (r != Resume::kCurrent && r != Resume::kReplayed) return false;
+  } else if (needs_snapshot) {
+    return false;
+  }
+  c->position.emplace(s.get(), c->subscribers.size());
+  c->subscribers.push_back(s.get());
+  bool start = false;
+  for (const HistoryEntry& e : missed) start |= s->deliver(c->info, e.seq, e.key, e.message);
+  if (start) s->start();
+  return true;
+}
+
+bool WsHub::relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t last_seq) {
+  std::lock_guard lock(mutex_);
+  Channel* c = &channel_locked(channel);
+  if (!c->info.multiplexed && (!c->last_seq || *c->last_seq < last_seq)) c->last_seq = last_seq;
+  if (!c->position.emplace(s.get(), c->subscribers.size()).second) return false;
+  c->subscribers.push_back(s.get());
   return true;
 }
 

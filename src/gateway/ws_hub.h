@@ -48,13 +48,23 @@ struct WsChannelInfo {
 class WsSubscriber {
  public:
   virtual ~WsSubscriber() = default;
-  // Under the hub's lock: queue and return at once. `key` identifies what a
-  // kLatest message replaces (one ticker per instrument, also on ticker.*).
-  // Returns true when the connection's writer must be started with start()
-  // — which the hub does once every message of a publish is queued, so a
-  // batch's trades and book diff leave in one frame.
-  virtual bool deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) = 0;
+  // Under the hub's lock: queue and return at once. `seq` is the message's
+  // channel sequence (0: a heartbeat, which carries no new one). `key`
+  // identifies what a kLatest message replaces (one ticker per instrument,
+  // also on ticker.*). Returns true when the connection's writer must be
+  // started with start() — which the hub does once every message of a
+  // publish is queued, so a batch's trades and book diff leave in one frame.
+  virtual bool deliver(const WsChannelInfo& channel, uint64_t seq, uint64_t key, const SharedMessage& message) = 0;
   virtual void start() = 0;
+
+  // Market-data workers only (MdRelay, gateway/md_relay.h): a subscription
+  // the main process completes later. `request` names one attempt;
+  // relay_pending() says whether the subscriber still waits for it,
+  // relay_snapshot() queues a snapshot (a book's also ends its conflation),
+  // relay_attached() ends the wait (true: register it in the hub now).
+  virtual bool relay_pending(std::string_view /*channel*/, uint64_t /*request*/) { return false; }
+  virtual void relay_snapshot(const WsChannelInfo& /*channel*/, uint64_t /*key*/, const SharedMessage& /*message*/) {}
+  virtual bool relay_attached(std::string_view /*channel*/, uint64_t /*request*/) { return false; }
 };
 
 class WsHub {
@@ -105,6 +115,23 @@ class WsHub {
   using AfterSubscribe = std::function<void(Resume resume, uint64_t seq)>;
   bool subscribe(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
                  std::optional<uint64_t> since, const AfterSubscribe& after);
+  // For a market-data worker's link (gateway/md_source.h): registers `s`
+  // unless it already is, then hands the history after `since` to `replay`
+  // (not to s->deliver: it is owed to one client of the worker), then
+  // after(), all under the lock.
+  using ReplaySink = std::function<void(uint64_t seq, uint64_t key, const SharedMessage& message)>;
+  void attach_relay(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                    std::optional<uint64_t> since, const ReplaySink& replay, const AfterSubscribe& after);
+  // Inside a worker. subscribe_if_resumable: registers `s` and replays
+  // only when nothing else is owed: the channel is here (its link is
+  // attached) and `since` is covered by history, or no since was given and
+  // `needs_snapshot` is false. False: nothing was done.
+  bool subscribe_if_resumable(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
+                              std::optional<uint64_t> since, bool needs_snapshot);
+  // relay_register: `s` joins once the main process answered; `last_seq`
+  // is where the main process's channel stood (for heartbeats and resume
+  // before the first live message). False if `s` already was registered.
+  bool relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t last_seq);
   bool unsubscribe(std::string_view channel, const WsSubscriber* s);
   void unsubscribe_all(const WsSubscriber* s, const std::vector<std::string>& channels);
   // Runs f under the publishing lock (a connection rebuilding a snapshot).
@@ -135,6 +162,10 @@ class WsHub {
   Channel* find(std::string_view name);
   const Channel* find(std::string_view name) const;
   bool remove(Channel& c, const WsSubscriber* s);  // caller holds the lock; true if the channel may go
+  Channel& channel_locked(const WsChannelInfo& info);
+  // Where `since` stands against the channel's history; kReplayed hands the
+  // missed messages to `replay` first.
+  Resume resume_locked(const Channel& c, uint64_t since, const ReplaySink& replay) const;
   void publish_locked(std::string_view channel, uint64_t seq, uint64_t key, const SharedMessage& message, int64_t now_ns,
                       std::vector<WsSubscriber*>* to_start);
 

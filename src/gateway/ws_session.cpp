@@ -8,6 +8,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <simdjson.h>
 
+#include <map>
 #include <set>
 
 #include "auth/auth_service.h"
@@ -168,7 +169,7 @@ class WsSession final : public WsSubscriber,
   }
 
   // Under the hub's lock (any thread): queue per the channel's delivery rule.
-  bool deliver(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
+  bool deliver(const WsChannelInfo& channel, uint64_t /*seq*/, uint64_t key, const SharedMessage& message) override {
     std::lock_guard lock(queue_mutex_);
     if (closing_) return false;
     if (channel.delivery == Delivery::kLatest) {
@@ -178,8 +179,15 @@ class WsSession final : public WsSubscriber,
         if (stale == channel.name) return false;  // a fresh snapshot is already on its way
       }
       if (queue_.size() >= context_.options.conflate_after_messages) {
-        // Behind: stop queueing diffs; the writer sends one fresh snapshot instead.
+        // Behind: stop queueing diffs; one fresh snapshot comes instead (the
+        // writer renders it, or in a worker the main process sends it).
         stale_books_.push_back(channel.name);
+        if (context_.upstream) {
+          const uint64_t request = context_.upstream->new_request();
+          if (auto it = relay_wanted_.find(channel.name); it != relay_wanted_.end()) it->second.request = request;
+          context_.upstream->refresh(this->weak_from_this(), channel, request);
+          return false;
+        }
         queue_.push_back(Pending{nullptr, 0, PendingKind::kBookSnapshot, channel.name});
       } else {
         if (!admit()) return false;
@@ -200,6 +208,31 @@ class WsSession final : public WsSubscriber,
     start_writing();
   }
 
+  // A worker's subscriptions, completed by the main process (WsUpstream).
+  bool relay_pending(std::string_view channel, uint64_t request) override {
+    std::lock_guard lock(queue_mutex_);
+    auto it = relay_wanted_.find(channel);
+    return it != relay_wanted_.end() && it->second.request == request;
+  }
+  void relay_snapshot(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
+    std::lock_guard lock(queue_mutex_);
+    if (channel.delivery == Delivery::kLatest) {
+      if (queue_latest_locked(key, message)) start_writing();
+      return;
+    }
+    if (channel.delivery == Delivery::kBook) std::erase(stale_books_, channel.name);  // diffs flow again after it
+    enqueue_locked(message);
+  }
+  bool relay_attached(std::string_view channel, uint64_t /*request*/) override {
+    // Whichever attempt answers first registers the subscription; a later
+    // one (a slow consumer's fresh snapshot) only brings its snapshot.
+    std::lock_guard lock(queue_mutex_);
+    auto it = relay_wanted_.find(channel);
+    if (it == relay_wanted_.end() || it->second.registered) return false;
+    it->second.registered = true;
+    return true;
+  }
+
   void close_going_away() override {
     net::post(ws_.get_executor(), [self = this->shared_from_this()] {
       self->close(websocket::close_code::going_away, "server shutting down");
@@ -214,6 +247,9 @@ class WsSession final : public WsSubscriber,
     const bool signed_upgrade = upgrade_.find("bourse-api-key") != upgrade_.end();
     const bool bearer_upgrade = upgrade_.find(http::field::authorization) != upgrade_.end() &&
                                 upgrade_[http::field::authorization].starts_with("Bearer ");
+    if ((signed_upgrade || bearer_upgrade) && !context_.auth) {
+      return close(websocket::close_code::policy_error, "MARKET_DATA_ONLY: log in on the API port");
+    }
     if (signed_upgrade || bearer_upgrade) {
       const std::string key(upgrade_["bourse-api-key"]), ts(upgrade_["bourse-timestamp"]),
           sig(upgrade_["bourse-signature"]), authorization(upgrade_[http::field::authorization]);
@@ -319,6 +355,11 @@ class WsSession final : public WsSubscriber,
       JsonWriter(&out).begin_object().field("id", id).field("op", "pong").end_object();
       return send(std::move(out));
     }
+    if (!context_.auth && (op == "login" || op == "cancel_on_disconnect" || op == "place" || op == "amend" ||
+                           op == "cancel" || op == "cancel_all")) {
+      return send(error_message(id, op, 400, "MARKET_DATA_ONLY",
+                                "this port serves public market data; log in and trade on the API port"));
+    }
     if (op == "login") return on_login(msg, id);
     if (op == "subscribe" || op == "unsubscribe") return on_subscribe(msg, id, op == "subscribe");
     if (op == "cancel_on_disconnect") return on_cancel_on_disconnect(msg, id);
@@ -380,6 +421,11 @@ class WsSession final : public WsSubscriber,
   };
   std::optional<Resolved> resolve_channel(const std::string& name, std::string* error_code, std::string* detail) {
     if (name == "orders" || name == "fills" || name == "balances") {
+      if (!context_.auth) {
+        *error_code = "MARKET_DATA_ONLY";
+        *detail = "'" + name + "' is a private channel: subscribe on the API port";
+        return std::nullopt;
+      }
       if (!principal_) {
         *error_code = "UNAUTHENTICATED";
         *detail = "log in before subscribing to '" + name + "'";
@@ -393,7 +439,16 @@ class WsSession final : public WsSubscriber,
       return Resolved{WsChannelInfo{private_channel(name, AccountId{principal_->user_id}), Delivery::kEvery, false},
                       std::nullopt};
     }
-    if (auto c = parse_public_channel(name, *context_.market)) return Resolved{c->info(), std::move(*c)};
+    std::optional<PublicChannel> c;
+    if (context_.upstream) {
+      c = parse_public_channel(name, [this](std::string_view symbol) -> std::optional<InstrumentId> {
+        if (auto id = context_.upstream->instrument(symbol)) return InstrumentId{*id};
+        return std::nullopt;
+      });
+    } else {
+      c = parse_public_channel(name, *context_.market);
+    }
+    if (c) return Resolved{c->info(), std::move(*c)};
     *error_code = "UNKNOWN_CHANNEL";
     *detail = "no channel '" + name + "'";
     return std::nullopt;
@@ -435,7 +490,10 @@ class WsSession final : public WsSubscriber,
     for (const std::string& name : names) {
       std::string code, detail;
       auto channel = resolve_channel(name, &code, &detail);
-      if (!channel) return send(error_message(id, op, code == "UNKNOWN_CHANNEL" ? 404 : 403, code, detail));
+      if (!channel) {
+        const int status = code == "UNKNOWN_CHANNEL" ? 404 : code == "MARKET_DATA_ONLY" ? 400 : 403;
+        return send(error_message(id, op, status, code, detail));
+      }
       if (since.contains(name) && !channel->info.keeps_history && name != "ticker.*") {
         return send(error_message(id, op, 400, "INVALID_FIELD",
                                   "'" + name + "' cannot resume: private channels start live (read REST for what was missed)"));
@@ -465,6 +523,7 @@ class WsSession final : public WsSubscriber,
         // subscribe starts over with its own snapshot.
         std::lock_guard lock(queue_mutex_);
         std::erase(stale_books_, r.info.name);
+        relay_wanted_.erase(r.info.name);
         for (Pending& p : queue_) {
           if (p.kind == PendingKind::kBookSnapshot && p.channel == r.info.name) p = Pending{};
         }
@@ -473,25 +532,29 @@ class WsSession final : public WsSubscriber,
       if (!subscribed_.insert(r.info.name).second) continue;
       std::optional<uint64_t> resume_after;
       if (auto it = since.find(names[i]); it != since.end()) resume_after = it->second;
+      if (context_.upstream) {
+        // A worker: from its own history when that covers it, else the
+        // main process sends what is owed, then the subscription starts.
+        const bool needs_snapshot = snapshot_reason(r.public_channel->type, WsHub::Resume::kNone).has_value();
+        const uint64_t request = context_.upstream->new_request();
+        {
+          std::lock_guard lock(queue_mutex_);
+          relay_wanted_.insert_or_assign(r.info.name, RelayWanted{request, false});
+        }
+        if (context_.upstream->subscribe(this->shared_from_this(), r.info, needs_snapshot, resume_after, request)) {
+          std::lock_guard lock(queue_mutex_);
+          relay_wanted_[r.info.name].registered = true;
+        }
+        continue;
+      }
       // Under the hub's lock: history or a snapshot first, then live messages.
       context_.hub->subscribe(r.info, this->shared_from_this(), resume_after,
                               [&](WsHub::Resume resume, uint64_t last_seq) {
                                 if (!r.public_channel) return;
-                                std::string_view reason;
-                                switch (resume) {
-                                  case WsHub::Resume::kNone: {
-                                    const ChannelType t = r.public_channel->type;
-                                    if (t == ChannelType::kTrades || t == ChannelType::kCandles) return;
-                                    reason = kSnapshotOnSubscribe;
-                                    break;
-                                  }
-                                  case WsHub::Resume::kCurrent:
-                                  case WsHub::Resume::kReplayed: return;
-                                  case WsHub::Resume::kTooOld: reason = kSnapshotSinceTooOld; break;
-                                  case WsHub::Resume::kUnknown: reason = kSnapshotSinceUnknown; break;
-                                }
+                                const auto reason = snapshot_reason(r.public_channel->type, resume);
+                                if (!reason) return;
                                 const auto snapshots = render_snapshots(*context_.market, *r.public_channel, last_seq,
-                                                                        reason, context_.clock->now());
+                                                                        *reason, context_.clock->now());
                                 std::lock_guard lock(queue_mutex_);
                                 for (const auto& snapshot : snapshots) {
                                   // A state channel's snapshot takes the state slot, so an
@@ -697,6 +760,11 @@ class WsSession final : public WsSubscriber,
   std::vector<Pending> queue_;                                // FIFO; the writer takes it whole
   std::vector<std::pair<uint64_t, SharedMessage>> latest_;    // kLatest: the newest state per key, not yet written
   std::vector<std::string> stale_books_;                      // book channels dropping diffs until their snapshot
+  struct RelayWanted {
+    uint64_t request;  // the newest attempt whose replay or snapshot is still wanted
+    bool registered;   // in the hub already
+  };
+  std::map<std::string, RelayWanted, std::less<>> relay_wanted_;  // a worker's public subscriptions
   bool writing_ = false;
   bool start_pending_ = false;  // deliver() asked the hub to start() us
   bool closing_ = false;

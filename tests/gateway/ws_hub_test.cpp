@@ -11,7 +11,7 @@ namespace {
 
 struct Recorder final : WsSubscriber {
   std::vector<std::string> got;
-  bool deliver(const WsChannelInfo&, uint64_t, const SharedMessage& m) override {
+  bool deliver(const WsChannelInfo&, uint64_t, uint64_t, const SharedMessage& m) override {
     got.push_back(*m);
     return !start_requested;
   }
@@ -185,6 +185,57 @@ TEST(WsHub, CountersStartAtTheBaseAndMultiplexedChannelsHaveNoSequence) {
   EXPECT_NE(t->got.back().find("\"seq\":null"), std::string::npos) << t->got.back();
   hub.unsubscribe("ticker.*", t.get());
   hub.unsubscribe_all(s.get(), {"ticker.*", "trades.X"});
+}
+
+// The main process's side of a worker link: the link registers once; what
+// one of the worker's clients missed goes to the replay sink, not to the
+// link's live stream.
+TEST(WsHub, AttachRelayRegistersOnceAndReplaysToTheSink) {
+  WsHub hub;
+  auto link = std::make_shared<Recorder>(), client = std::make_shared<Recorder>();
+  hub.subscribe(kTrades, client, std::nullopt, nullptr);
+  for (uint64_t seq = 1; seq <= 5; ++seq) hub.publish("trades.X", seq, 0, text("m" + std::to_string(seq)), 0);
+  std::vector<std::string> replayed;
+  WsHub::Resume resume = WsHub::Resume::kNone;
+  uint64_t last = 0;
+  auto sink = [&](uint64_t, uint64_t, const SharedMessage& m) { replayed.push_back(*m); };
+  auto after = [&](WsHub::Resume r, uint64_t at) {
+    resume = r;
+    last = at;
+  };
+  hub.attach_relay(kTrades, link, 3, sink, after);
+  EXPECT_EQ(resume, WsHub::Resume::kReplayed);
+  EXPECT_EQ(last, 5u);
+  EXPECT_EQ(replayed, (std::vector<std::string>{"m4", "m5"}));
+  EXPECT_TRUE(link->got.empty()) << "the replay is owed to one client, not to the link";
+  hub.attach_relay(kTrades, link, std::nullopt, sink, after);  // a second client: no second registration
+  hub.publish("trades.X", 6, 0, text("m6"), 0);
+  EXPECT_EQ(link->got, (std::vector<std::string>{"m6"}));
+}
+
+// Inside a worker: a client resumes locally only when the worker's own
+// history covers it; otherwise nothing happens and the main process is asked.
+TEST(WsHub, WorkerResumesLocallyOnlyWhenItsHistoryCovers) {
+  WsHub hub;
+  auto first = std::make_shared<Recorder>();
+  EXPECT_FALSE(hub.subscribe_if_resumable(kTrades, first, std::nullopt, false)) << "not attached yet";
+  EXPECT_TRUE(hub.relay_register(kTrades, first, 10));
+  EXPECT_FALSE(hub.relay_register(kTrades, first, 10));
+  EXPECT_EQ(hub.last_seq("trades.X"), 10u);
+  hub.publish("trades.X", 11, 0, text("m11"), 0);
+  hub.publish("trades.X", 12, 0, text("m12"), 0);
+  auto resumer = std::make_shared<Recorder>();
+  EXPECT_TRUE(hub.subscribe_if_resumable(kTrades, resumer, 10, false));
+  EXPECT_EQ(resumer->got, (std::vector<std::string>{"m11", "m12"}));
+  auto old = std::make_shared<Recorder>(), ahead = std::make_shared<Recorder>(), fresh = std::make_shared<Recorder>();
+  EXPECT_FALSE(hub.subscribe_if_resumable(kTrades, old, 5, false)) << "before this worker's history";
+  EXPECT_FALSE(hub.subscribe_if_resumable(kTrades, ahead, 13, false)) << "ahead of this worker";
+  EXPECT_FALSE(hub.subscribe_if_resumable(kTrades, fresh, std::nullopt, true)) << "a snapshot is owed";
+  EXPECT_TRUE(hub.subscribe_if_resumable(kTrades, fresh, std::nullopt, false));
+  EXPECT_EQ(hub.subscriber_count("trades.X"), 3u);
+  hub.publish("trades.X", 13, 0, text("m13"), 0);
+  EXPECT_EQ(fresh->got, (std::vector<std::string>{"m13"}));
+  EXPECT_TRUE(old->got.empty());
 }
 
 }  // namespace
