@@ -1,5 +1,7 @@
 #include "serve_config.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -294,16 +296,19 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
     *error = "websocket: max_connections 1..1000000";
     return false;
   }
-  if (c.md_workers < 0 || c.md_workers > 64 || c.md_link_buffer_bytes < (1u << 20) ||
+  if (c.md_workers < 0 || c.md_workers > 64 || c.md_link_buffer_bytes < (64u << 20) ||
       c.md_link_buffer_bytes > (16ull << 30)) {
-    *error = "marketdata: workers 0..64, link_buffer_bytes 1 MiB..16 GiB";
+    // At least one link frame's bound: one large snapshot must never break a link by itself.
+    *error = "marketdata: workers 0..64, link_buffer_bytes 64 MiB..16 GiB";
     return false;
   }
   if (c.md_workers > 0) {
     std::string md_host;
     uint16_t md_port = 0;
-    if (!split_host_port(c.md_listen, &md_host, &md_port)) {
-      *error = "marketdata.listen must be HOST:PORT (got '" + c.md_listen + "')";
+    in6_addr address{};
+    if (!split_host_port(c.md_listen, &md_host, &md_port) ||
+        (inet_pton(AF_INET, md_host.c_str(), &address) != 1 && inet_pton(AF_INET6, md_host.c_str(), &address) != 1)) {
+      *error = "marketdata.listen must be IP:PORT (got '" + c.md_listen + "')";
       return false;
     }
   }

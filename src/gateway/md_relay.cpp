@@ -45,11 +45,9 @@ std::optional<uint32_t> MdRelay::instrument(std::string_view symbol) const {
   return it->second;
 }
 
-bool MdRelay::subscribe(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel, bool needs_snapshot,
-                        std::optional<uint64_t> since, uint64_t request_id) {
-  if (hub_.subscribe_if_resumable(channel, s, since, needs_snapshot)) return true;
+void MdRelay::forward(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel,
+                      std::optional<uint64_t> since, uint64_t request_id) {
   request(s, channel, request_id, since ? kAttachHasSince : 0, since.value_or(0));
-  return false;
 }
 
 void MdRelay::refresh(const std::weak_ptr<WsSubscriber>& s, const WsChannelInfo& channel, uint64_t request_id) {
@@ -111,13 +109,13 @@ void MdRelay::on_frame(const LinkFrame& f) {
       if (!s) return;
       const WsChannelInfo& info = pending.channel;
       if (f.type == LinkType::kAttached) {
-        if (s->relay_attached(info.name, f.request)) hub_.relay_register(info, s, f.seq);
+        hub_.relay_register(info, s, f.request, f.seq);
         return;
       }
       if (!s->relay_pending(info.name, f.request)) return;
       auto message = std::make_shared<const std::string>(f.message);
       if (f.type == LinkType::kSnapshot) {
-        s->relay_snapshot(info, f.key, message);
+        s->relay_snapshot(info, f.request, f.key, message);
       } else if (s->deliver(info, f.seq, f.key, message)) {
         s->start();
       }

@@ -42,8 +42,8 @@ class MdRelay final : public WsUpstream {
 
   std::optional<uint32_t> instrument(std::string_view symbol) const override;
   uint64_t new_request() override { return next_request_.fetch_add(1); }
-  bool subscribe(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel, bool needs_snapshot,
-                 std::optional<uint64_t> since, uint64_t request) override;
+  void forward(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel, std::optional<uint64_t> since,
+               uint64_t request) override;
   void refresh(const std::weak_ptr<WsSubscriber>& s, const WsChannelInfo& channel, uint64_t request) override;
 
  private:

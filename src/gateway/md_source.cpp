@@ -182,7 +182,9 @@ std::size_t MdSource::buffered_bytes() const {
 
 std::size_t MdSource::links() const {
   std::lock_guard lock(mutex_);
-  return links_.size();
+  std::size_t alive = 0;
+  for (const auto& [id, link] : links_) alive += link->alive() ? 1 : 0;
+  return alive;
 }
 
 void MdSource::on_durable_batch(std::span<const Event> events) {

@@ -45,11 +45,12 @@ class WsUpstream {
   virtual ~WsUpstream() = default;
   virtual std::optional<uint32_t> instrument(std::string_view symbol) const = 0;  // the directory
   virtual uint64_t new_request() = 0;
-  // True: `s` was subscribed at once from this worker's own history.
-  // False: the main process answers request `request` (replay or
-  // snapshot, then attachment) through the relay_* calls of WsSubscriber.
-  virtual bool subscribe(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel, bool needs_snapshot,
-                         std::optional<uint64_t> since, uint64_t request) = 0;
+  // Asks the main process to attach `s`: it answers request `request`
+  // (replay or snapshot, then attachment) through the relay_* calls of
+  // WsSubscriber. (What this worker's own history covers, the session
+  // subscribes in its hub directly.)
+  virtual void forward(const std::shared_ptr<WsSubscriber>& s, const WsChannelInfo& channel,
+                       std::optional<uint64_t> since, uint64_t request) = 0;
   // A slow subscriber's book: one fresh snapshot through relay_snapshot().
   // Called under the hub's lock; never blocks.
   virtual void refresh(const std::weak_ptr<WsSubscriber>& s, const WsChannelInfo& channel, uint64_t request) = 0;

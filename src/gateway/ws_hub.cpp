@@ -160,11 +160,22 @@ bool WsHub::subscribe_if_resumable(const WsChannelInfo& channel, const std::shar
   return true;
 }
 
-bool WsHub::relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t last_seq) {
+bool WsHub::resumable(std::string_view channel, std::optional<uint64_t> since, bool needs_snapshot) const {
+  std::lock_guard lock(mutex_);
+  const Channel* c = find(channel);
+  if (!c || !c->last_seq) return false;
+  if (!since) return !needs_snapshot;
+  const Resume r = resume_locked(*c, *since, [](uint64_t, uint64_t, const SharedMessage&) {});
+  return r == Resume::kCurrent || r == Resume::kReplayed;
+}
+
+bool WsHub::relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t request,
+                           uint64_t last_seq) {
   std::lock_guard lock(mutex_);
   Channel* c = &channel_locked(channel);
   if (!c->info.multiplexed && (!c->last_seq || *c->last_seq < last_seq)) c->last_seq = last_seq;
-  if (!c->position.emplace(s.get(), c->subscribers.size()).second) return false;
+  if (c->position.contains(s.get()) || !s->relay_attached(channel.name, request)) return false;
+  c->position.emplace(s.get(), c->subscribers.size());
   c->subscribers.push_back(s.get());
   return true;
 }

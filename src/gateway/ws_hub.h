@@ -61,9 +61,12 @@ class WsSubscriber {
   // the main process completes later. `request` names one attempt;
   // relay_pending() says whether the subscriber still waits for it,
   // relay_snapshot() queues a snapshot (a book's also ends its conflation),
-  // relay_attached() ends the wait (true: register it in the hub now).
+  // relay_attached() ends the wait: true means register it now (the hub
+  // calls it under its lock, so an unsubscribe or a close cannot fall
+  // between the answer and the registration).
   virtual bool relay_pending(std::string_view /*channel*/, uint64_t /*request*/) { return false; }
-  virtual void relay_snapshot(const WsChannelInfo& /*channel*/, uint64_t /*key*/, const SharedMessage& /*message*/) {}
+  virtual void relay_snapshot(const WsChannelInfo& /*channel*/, uint64_t /*request*/, uint64_t /*key*/,
+                              const SharedMessage& /*message*/) {}
   virtual bool relay_attached(std::string_view /*channel*/, uint64_t /*request*/) { return false; }
 };
 
@@ -128,10 +131,14 @@ class WsHub {
   // `needs_snapshot` is false. False: nothing was done.
   bool subscribe_if_resumable(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s,
                               std::optional<uint64_t> since, bool needs_snapshot);
-  // relay_register: `s` joins once the main process answered; `last_seq`
+  // Whether subscribe_if_resumable would succeed now (without doing it).
+  bool resumable(std::string_view channel, std::optional<uint64_t> since, bool needs_snapshot) const;
+  // relay_register: `s` joins once the main process answered request
+  // `request`, if s->relay_attached() agrees (under the lock); `last_seq`
   // is where the main process's channel stood (for heartbeats and resume
-  // before the first live message). False if `s` already was registered.
-  bool relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t last_seq);
+  // before the first live message). False if `s` was not registered.
+  bool relay_register(const WsChannelInfo& channel, const std::shared_ptr<WsSubscriber>& s, uint64_t request,
+                      uint64_t last_seq);
   bool unsubscribe(std::string_view channel, const WsSubscriber* s);
   void unsubscribe_all(const WsSubscriber* s, const std::vector<std::string>& channels);
   // Runs f under the publishing lock (a connection rebuilding a snapshot).

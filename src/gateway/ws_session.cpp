@@ -209,13 +209,21 @@ class WsSession final : public WsSubscriber,
   }
 
   // A worker's subscriptions, completed by the main process (WsUpstream).
+  // Each callback first releases the subscribe reply of the request's
+  // operation: the reply precedes every snapshot, replay and live message
+  // of its channels, as on the API port.
   bool relay_pending(std::string_view channel, uint64_t request) override {
     std::lock_guard lock(queue_mutex_);
+    flush_replies_locked(request);
     auto it = relay_wanted_.find(channel);
-    return it != relay_wanted_.end() && it->second.request == request;
+    return !closing_ && it != relay_wanted_.end() && it->second.request == request;
   }
-  void relay_snapshot(const WsChannelInfo& channel, uint64_t key, const SharedMessage& message) override {
+  void relay_snapshot(const WsChannelInfo& channel, uint64_t request, uint64_t key,
+                      const SharedMessage& message) override {
     std::lock_guard lock(queue_mutex_);
+    flush_replies_locked(request);
+    auto it = relay_wanted_.find(channel.name);
+    if (closing_ || it == relay_wanted_.end() || it->second.request != request) return;
     if (channel.delivery == Delivery::kLatest) {
       if (queue_latest_locked(key, message)) start_writing();
       return;
@@ -223,14 +231,24 @@ class WsSession final : public WsSubscriber,
     if (channel.delivery == Delivery::kBook) std::erase(stale_books_, channel.name);  // diffs flow again after it
     enqueue_locked(message);
   }
-  bool relay_attached(std::string_view channel, uint64_t /*request*/) override {
-    // Whichever attempt answers first registers the subscription; a later
-    // one (a slow consumer's fresh snapshot) only brings its snapshot.
+  bool relay_attached(std::string_view channel, uint64_t request) override {
+    // Only the newest attempt registers: an answer to an attempt that an
+    // unsubscribe and a new subscribe replaced must not start the new one
+    // before its own snapshot. A slow consumer's refresh (a newer attempt
+    // on a registered channel) only brings its snapshot.
     std::lock_guard lock(queue_mutex_);
+    flush_replies_locked(request);
     auto it = relay_wanted_.find(channel);
-    if (it == relay_wanted_.end() || it->second.registered) return false;
+    if (closing_ || it == relay_wanted_.end() || it->second.request != request || it->second.registered) return false;
     it->second.registered = true;
     return true;
+  }
+  // queue_mutex_ held: the replies of operations whose requests start at or before `request`.
+  void flush_replies_locked(uint64_t request) {
+    while (!replies_waiting_.empty() && replies_waiting_.front().first <= request) {
+      enqueue_locked(replies_waiting_.front().second);
+      replies_waiting_.erase(replies_waiting_.begin());
+    }
   }
 
   void close_going_away() override {
@@ -513,17 +531,22 @@ class WsSession final : public WsSubscriber,
     w.begin_object().field("id", id).field("op", op).key("result").begin_array();
     for (const std::string& n : names) w.value(n);
     w.end_array().end_object();
+    if (subscribe && context_.upstream) return relay_subscribe(resolved, names, since, std::move(out));
     send(std::move(out));
     for (std::size_t i = 0; i < names.size(); ++i) {
       const Resolved& r = resolved[i];
       if (!subscribe) {
+        {
+          // First: an answer from the main process arriving now cannot register it again.
+          std::lock_guard lock(queue_mutex_);
+          relay_wanted_.erase(r.info.name);
+        }
         context_.hub->unsubscribe(r.info.name, this);
         subscribed_.erase(r.info.name);
         // A book snapshot still owed from conflation goes too: a later
         // subscribe starts over with its own snapshot.
         std::lock_guard lock(queue_mutex_);
         std::erase(stale_books_, r.info.name);
-        relay_wanted_.erase(r.info.name);
         for (Pending& p : queue_) {
           if (p.kind == PendingKind::kBookSnapshot && p.channel == r.info.name) p = Pending{};
         }
@@ -532,21 +555,6 @@ class WsSession final : public WsSubscriber,
       if (!subscribed_.insert(r.info.name).second) continue;
       std::optional<uint64_t> resume_after;
       if (auto it = since.find(names[i]); it != since.end()) resume_after = it->second;
-      if (context_.upstream) {
-        // A worker: from its own history when that covers it, else the
-        // main process sends what is owed, then the subscription starts.
-        const bool needs_snapshot = snapshot_reason(r.public_channel->type, WsHub::Resume::kNone).has_value();
-        const uint64_t request = context_.upstream->new_request();
-        {
-          std::lock_guard lock(queue_mutex_);
-          relay_wanted_.insert_or_assign(r.info.name, RelayWanted{request, false});
-        }
-        if (context_.upstream->subscribe(this->shared_from_this(), r.info, needs_snapshot, resume_after, request)) {
-          std::lock_guard lock(queue_mutex_);
-          relay_wanted_[r.info.name].registered = true;
-        }
-        continue;
-      }
       // Under the hub's lock: history or a snapshot first, then live messages.
       context_.hub->subscribe(r.info, this->shared_from_this(), resume_after,
                               [&](WsHub::Resume resume, uint64_t last_seq) {
@@ -567,6 +575,60 @@ class WsSession final : public WsSubscriber,
                                 }
                               });
     }
+  }
+
+  // A worker's subscribe. When this worker's own history serves every new
+  // channel, they start at once after the reply. Otherwise every new
+  // channel of the request is attached through the main process, and the
+  // reply waits for the first answer, so that it precedes all their data.
+  void relay_subscribe(const std::vector<Resolved>& resolved, const std::vector<std::string>& names,
+                       const std::map<std::string, uint64_t, std::less<>>& since, std::string&& reply) {
+    struct New {
+      const Resolved* r;
+      std::optional<uint64_t> since;
+      bool needs_snapshot;
+    };
+    std::vector<New> fresh;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const Resolved& r = resolved[i];
+      if (!subscribed_.insert(r.info.name).second) continue;
+      std::optional<uint64_t> resume_after;
+      if (auto it = since.find(names[i]); it != since.end()) resume_after = it->second;
+      fresh.push_back(New{&r, resume_after, snapshot_reason(r.public_channel->type, WsHub::Resume::kNone).has_value()});
+    }
+    const auto self = this->shared_from_this();
+    // Local only when every new channel is: none may start before the reply.
+    bool local = true;
+    for (const New& n : fresh) local &= context_.hub->resumable(n.r->info.name, n.since, n.needs_snapshot);
+    if (local) {
+      send(std::move(reply));
+      for (const New& n : fresh) {
+        {
+          std::lock_guard lock(queue_mutex_);
+          relay_wanted_.insert_or_assign(n.r->info.name, RelayWanted{0, true});
+        }
+        // History may have moved on since the check (rare): then the main process serves it.
+        if (!context_.hub->subscribe_if_resumable(n.r->info, self, n.since, n.needs_snapshot)) {
+          forward(self, *n.r, n.since, nullptr);
+        }
+      }
+      return;
+    }
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+      forward(self, *fresh[k].r, fresh[k].since, k == 0 ? &reply : nullptr);
+    }
+  }
+  // Asks the main process for one channel; `reply` (an operation's first
+  // request only) waits for the first answer.
+  void forward(const std::shared_ptr<WsSession>& self, const Resolved& r, std::optional<uint64_t> since,
+               std::string* reply) {
+    const uint64_t request = context_.upstream->new_request();
+    {
+      std::lock_guard lock(queue_mutex_);
+      relay_wanted_.insert_or_assign(r.info.name, RelayWanted{request, false});
+      if (reply) replies_waiting_.emplace_back(request, make_message(std::move(*reply)));
+    }
+    context_.upstream->forward(self, r.info, since, request);
   }
 
   void on_cancel_on_disconnect(simdjson::dom::object msg, const std::string& id) {
@@ -765,6 +827,7 @@ class WsSession final : public WsSubscriber,
     bool registered;   // in the hub already
   };
   std::map<std::string, RelayWanted, std::less<>> relay_wanted_;  // a worker's public subscriptions
+  std::vector<std::pair<uint64_t, SharedMessage>> replies_waiting_;  // subscribe replies held until their first answer
   bool writing_ = false;
   bool start_pending_ = false;  // deliver() asked the hub to start() us
   bool closing_ = false;

@@ -11,6 +11,7 @@ namespace {
 
 struct Recorder final : WsSubscriber {
   std::vector<std::string> got;
+  bool relay_attached(std::string_view, uint64_t) override { return true; }
   bool deliver(const WsChannelInfo&, uint64_t, uint64_t, const SharedMessage& m) override {
     got.push_back(*m);
     return !start_requested;
@@ -219,8 +220,8 @@ TEST(WsHub, WorkerResumesLocallyOnlyWhenItsHistoryCovers) {
   WsHub hub;
   auto first = std::make_shared<Recorder>();
   EXPECT_FALSE(hub.subscribe_if_resumable(kTrades, first, std::nullopt, false)) << "not attached yet";
-  EXPECT_TRUE(hub.relay_register(kTrades, first, 10));
-  EXPECT_FALSE(hub.relay_register(kTrades, first, 10));
+  EXPECT_TRUE(hub.relay_register(kTrades, first, 1, 10));
+  EXPECT_FALSE(hub.relay_register(kTrades, first, 1, 10));
   EXPECT_EQ(hub.last_seq("trades.X"), 10u);
   hub.publish("trades.X", 11, 0, text("m11"), 0);
   hub.publish("trades.X", 12, 0, text("m12"), 0);

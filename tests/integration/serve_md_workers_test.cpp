@@ -227,38 +227,94 @@ TEST_F(ServeMdWorkers, ThePortServesPublicMarketDataOnly) {
   EXPECT_NE(r.body.find("NOT_FOUND"), std::string::npos);
 }
 
-TEST_F(ServeMdWorkers, AKilledWorkerIsReplacedAndItsClientsResume) {
+TEST_F(ServeMdWorkers, KilledWorkersAreReplacedAndTheirClientsResume) {
   start();
-  int64_t trades_seq = -1;
-  {
-    WsClient c(md_port_);
-    subscribe(c, R"({"op":"subscribe","id":"s","channels":["trades.BTC-USD"]})");
-    order("alice", "SELL", "65000.00", "0.050");
-    order("bob", "BUY", "65000.00", "0.001");
-    trades_seq = Json(c.receive_until("\"trades.BTC-USD\"")).i("/seq");
-    ASSERT_GT(trades_seq, 0);
+  order("alice", "SELL", "65000.00", "0.050");
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<WsClient>(md_port_));
+    subscribe(*clients.back(), R"({"op":"subscribe","id":"s","channels":["trades.BTC-USD"]})");
   }
-  ASSERT_EQ(::kill(worker_pids_[0], SIGKILL), 0);
   order("bob", "BUY", "65000.00", "0.001");
-  // The pool notices within a fraction of a second and starts another.
+  int64_t trades_seq = -1;
+  for (auto& c : clients) {
+    const int64_t seq = Json(c->receive_until("\"trades.BTC-USD\"")).i("/seq");
+    ASSERT_GT(seq, 0);
+    if (trades_seq >= 0) {
+      EXPECT_EQ(seq, trades_seq) << "the same sequence on every worker";
+    }
+    trades_seq = seq;
+  }
+  // Both workers die: every client loses its connection, and the new
+  // workers have no history of their own, so each resume below is served
+  // by the main process's history.
+  for (pid_t pid : worker_pids_) ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (auto& c : clients) {
+    EXPECT_EQ(c->receive(3000), "");
+    EXPECT_FALSE(c->connected());
+  }
+  order("bob", "BUY", "65000.00", "0.001");
+  order("bob", "BUY", "65000.00", "0.001");
   HttpClient http(server_->port());
   bool restarted = false;
-  for (int i = 0; i < 50 && !restarted; ++i) {
+  for (int i = 0; i < 60 && !restarted; ++i) {
     const auto m = http.get("/metrics");
-    restarted = m.body.find("bourse_md_worker_restarts 1") != std::string::npos &&
+    restarted = m.body.find("bourse_md_worker_restarts 2") != std::string::npos &&
                 m.body.find("bourse_md_workers 2") != std::string::npos;
     if (!restarted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(restarted);
-  for (int round = 0; round < 4; ++round) {
+  for (std::size_t k = 0; k < clients.size(); ++k) {
     WsClient c(md_port_);
     ASSERT_TRUE(c.connected());
     subscribe(c, R"({"op":"subscribe","id":"r","channels":["trades.BTC-USD"],"since":{"trades.BTC-USD":)" +
                      std::to_string(trades_seq) + "}}");
-    Json m(c.receive_until("\"trades.BTC-USD\""));
-    EXPECT_EQ(m.s("/type"), "trades");
-    EXPECT_EQ(m.i("/seq"), trades_seq + 1) << "round " << round;
+    for (int64_t n = 1; n <= 2; ++n) {
+      Json m(c.receive_until("\"trades.BTC-USD\""));
+      EXPECT_EQ(m.s("/type"), "trades");
+      EXPECT_EQ(m.i("/seq"), trades_seq + n) << "client " << k;
+    }
   }
+}
+
+// Subscriptions that come and go while the book moves: after each
+// subscribe reply the first book message is its snapshot and the diffs
+// that follow are contiguous with matching checksums; connections that
+// subscribe and vanish at once never take a worker down.
+TEST_F(ServeMdWorkers, SubscriptionChurnKeepsEveryBookExact) {
+  start("", {"--simulate", "--simulate-rate", "1000"});
+  for (int i = 0; i < 40; ++i) {
+    WsClient gone(md_port_);
+    gone.send(R"({"op":"subscribe","id":"g","channels":["book.BTC-USD","trades.BTC-USD","ticker.*"]})");
+  }
+  WsClient c(md_port_);
+  for (int round = 0; round < 15; ++round) {
+    c.send(R"({"op":"subscribe","id":"s)" + std::to_string(round) + R"(","channels":["book.BTC-USD","bbo.BTC-USD"]})");
+    // Messages of the previous subscription may come first; after the reply, the snapshot.
+    ASSERT_TRUE(Json(c.receive_until("\"id\":\"s" + std::to_string(round) + "\"")).ok) << round;
+    ClientBook book;
+    std::string why;
+    bool first = true;
+    int diffs = 0;
+    for (int n = 0; n < 400 && diffs < 5; ++n) {
+      Json m(c.receive(3000));
+      ASSERT_TRUE(m.ok) << "round " << round;
+      if (m.s("/channel") != "book.BTC-USD") continue;
+      if (first) {
+        ASSERT_EQ(m.s("/type"), "snapshot") << "round " << round << ": a diff before the snapshot";
+        first = false;
+      }
+      ASSERT_TRUE(book.apply(m, &why)) << "round " << round << ": " << why;
+      diffs = book.diffs();
+    }
+    EXPECT_GE(diffs, 5) << round;
+    c.send(R"({"op":"unsubscribe","id":"u)" + std::to_string(round) + R"(","channels":["book.BTC-USD","bbo.BTC-USD"]})");
+    ASSERT_TRUE(Json(c.receive_until("\"id\":\"u" + std::to_string(round) + "\"")).ok) << round;
+  }
+  HttpClient http(server_->port());
+  const auto m = http.get("/metrics");
+  EXPECT_NE(m.body.find("bourse_md_worker_restarts 0"), std::string::npos);
+  EXPECT_NE(m.body.find("bourse_md_workers 2"), std::string::npos);
 }
 
 }  // namespace
