@@ -140,6 +140,13 @@ int main(int argc, char** argv) {
   auto* md_listen_opt = serve_cmd->add_option("--md-listen", serve.md_listen,
                                               "HOST:PORT of the market-data workers (env BOURSE_MD_LISTEN)")
                             ->capture_default_str();
+  auto* ingest_file_opt = serve_cmd->add_option("--ingest-file", serve.ingest_file,
+                                                "replay external ticks from this CSV or NDJSON file (docs/market-data.md)");
+  auto* ingest_speed_opt = serve_cmd->add_option("--ingest-speed", serve.ingest_speed,
+                                                 "replay pace: 0 as fast as possible, 1 as recorded, N times faster")
+                               ->capture_default_str();
+  auto* ingest_tcp_opt = serve_cmd->add_option("--ingest-tcp", serve.ingest_tcp, "IP:PORT: a TCP line feed of external ticks");
+  auto* ingest_udp_opt = serve_cmd->add_option("--ingest-udp", serve.ingest_udp, "IP:PORT: a UDP line feed of external ticks");
   // Internal: started by `serve` for each market-data worker (app/md_workers.h).
   int md_link_fd = -1;
   std::string md_settings;
@@ -356,6 +363,10 @@ int main(int argc, char** argv) {
     if (tls_key_opt->count()) serve.tls_key_file = flags.tls_key_file;
     if (md_workers_opt->count()) serve.md_workers = flags.md_workers;
     if (md_listen_opt->count()) serve.md_listen = flags.md_listen;
+    if (ingest_file_opt->count()) serve.ingest_file = flags.ingest_file;
+    if (ingest_speed_opt->count()) serve.ingest_speed = flags.ingest_speed;
+    if (ingest_tcp_opt->count()) serve.ingest_tcp = flags.ingest_tcp;
+    if (ingest_udp_opt->count()) serve.ingest_udp = flags.ingest_udp;
     return app::run_serve(serve);
   }
   if (md_worker_cmd->parsed()) return app::run_md_worker(md_link_fd, md_settings);

@@ -19,6 +19,7 @@
 #include "md_workers.h"
 #include "gateway/http_server.h"
 #include "gateway/md_source.h"
+#include "ingest/tick_sources.h"
 #include "gateway/rest_api.h"
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
@@ -377,6 +378,24 @@ int run_serve(const ServeConfig& config) {
                       [&md_workers] { return static_cast<double>(md_workers->restarts()); });
   }
 
+  // External ticks: after the server listens, so a replay's trades reach
+  // clients that connected at start.
+  ingest::TickIngest tick_ingest(*service, market);
+  ingest::LineFeed line_feed(tick_ingest);
+  std::unique_ptr<ingest::FileReplay> replay;
+  if (!line_feed.start(config.ingest_tcp, config.ingest_udp, &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  metrics.add_gauge("bourse_ingest_ticks_accepted", "External ticks submitted to the engine.",
+                    [&tick_ingest] { return static_cast<double>(tick_ingest.counters().accepted.load()); });
+  metrics.add_gauge("bourse_ingest_ticks_refused", "External ticks refused before the engine (malformed, late, unknown).",
+                    [&tick_ingest] { return static_cast<double>(tick_ingest.counters().refused.load()); });
+  metrics.add_gauge("bourse_ingest_ticks_applied", "External ticks applied and durable.",
+                    [&tick_ingest] { return static_cast<double>(tick_ingest.counters().applied.load()); });
+  metrics.add_gauge("bourse_ingest_ticks_rejected", "External ticks the engine refused (tick or lot size).",
+                    [&tick_ingest] { return static_cast<double>(tick_ingest.counters().engine_rejected.load()); });
+
   const std::string url = base_url(config, host, server.port());
   std::printf("bourse serve: listening on %s (data %s, %s durability, %d I/O threads)\n", url.c_str(),
               config.data_dir.c_str(), config.durability.c_str(), ho.io_threads);
@@ -396,6 +415,16 @@ int run_serve(const ServeConfig& config) {
     const std::string md_url = base_url(config, md_host, md_workers->port());
     std::printf("  market data: %d workers on %s/v1/ws (public channels; pids %s)\n", config.md_workers,
                 (md_url.starts_with("https") ? "wss" + md_url.substr(5) : "ws" + md_url.substr(4)).c_str(), pids.c_str());
+  }
+  if (line_feed.tcp_port()) std::printf("  tick feed: tcp %s:%u\n", config.ingest_tcp.substr(0, config.ingest_tcp.rfind(':')).c_str(), line_feed.tcp_port());
+  if (line_feed.udp_port()) std::printf("  tick feed: udp %s:%u\n", config.ingest_udp.substr(0, config.ingest_udp.rfind(':')).c_str(), line_feed.udp_port());
+  if (!config.ingest_file.empty()) {
+    replay = std::make_unique<ingest::FileReplay>(tick_ingest, config.ingest_file, config.ingest_speed);
+    if (!replay->start(&error)) {
+      std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("  replaying %s (speed %g)\n", config.ingest_file.c_str(), config.ingest_speed);
   }
   print_demo_keys(*store, auth);
   std::printf("  demo OAuth client %s (public, PKCE): redirect %s\n", kDemoClientId, kDemoRedirect);
@@ -420,6 +449,8 @@ int run_serve(const ServeConfig& config) {
   // command sources, then the engine (final snapshot).
   api.set_draining();
   if (simulator) simulator->stop();
+  if (replay) replay->stop();
+  line_feed.stop();
   heartbeat.reset();
   server.shutdown(config.drain_ms);
   md_workers.reset();  // their clients get 1001 "going away" (after the server: /metrics reads the pool)

@@ -52,6 +52,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                                "issuers"};
   static const std::set<std::string> kTls = {"cert_file", "key_file"};
   static const std::set<std::string> kMarketData = {"workers", "listen", "link_buffer_bytes"};
+  static const std::set<std::string> kIngest = {"file", "speed", "tcp_listen", "udp_listen"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -65,7 +66,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
                                          : k == "tls" ? &kTls : k == "history" ? &kHistory
-                                         : k == "marketdata" ? &kMarketData : nullptr;
+                                         : k == "marketdata" ? &kMarketData : k == "ingest" ? &kIngest : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -127,6 +128,17 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("marketdata", "workers", &c->md_workers);
   get_string("marketdata", "listen", &c->md_listen);
   get_int("marketdata", "link_buffer_bytes", &c->md_link_buffer_bytes);
+  get_string("ingest", "file", &c->ingest_file);
+  get_string("ingest", "tcp_listen", &c->ingest_tcp);
+  get_string("ingest", "udp_listen", &c->ingest_udp);
+  if (const auto node = root["ingest"]["speed"]) {
+    if (const auto v = node.value<double>()) {
+      c->ingest_speed = *v;
+    } else {
+      ok = false;
+      *error = path + ": ingest.speed must be a number";
+    }
+  }
   get_int("history", "trades_retention_days", &c->trades_retention_days);
   {
     static const char* const kCandleKeys[6] = {"candles_1s_retention_days",  "candles_1m_retention_days",
@@ -311,6 +323,10 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
       *error = "marketdata.listen must be IP:PORT (got '" + c.md_listen + "')";
       return false;
     }
+  }
+  if (!(c.ingest_speed >= 0 && c.ingest_speed <= 1'000'000)) {
+    *error = "ingest: speed 0..1000000 (0: as fast as possible)";
+    return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {
     *error = "simulator rate must be 1..100000";

@@ -58,6 +58,11 @@ struct ServeConfig {
   int md_workers = 0;
   std::string md_listen = "127.0.0.1:8081";  // port 0 picks a free one (printed)
   std::size_t md_link_buffer_bytes = 256u << 20;  // a worker this far behind is restarted
+  // External ticks ([ingest], docs/market-data.md): each source optional.
+  std::string ingest_file;        // CSV or NDJSON, replayed once at start
+  double ingest_speed = 0;        // 0: as fast as the engine takes them; 1: as recorded; N: N times faster
+  std::string ingest_tcp;         // IP:PORT of a TCP line feed
+  std::string ingest_udp;         // IP:PORT of a UDP line feed
   // Market history kept by the projector, in days (0: forever); candles per
   // interval 1s, 1m, 5m, 15m, 1h, 1d.
   int trades_retention_days = 90;

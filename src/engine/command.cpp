@@ -19,6 +19,7 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kSetAccountEnabled: return sizeof(SetAccountEnabled);
     case CommandType::kExpireDayOrders: return sizeof(ExpireDayOrders);
     case CommandType::kHeartbeat: return sizeof(Heartbeat);
+    case CommandType::kExternalTrade: return sizeof(ExternalTrade);
   }
   return 0;
 }

@@ -134,6 +134,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kSetAccountEnabled: set_account_enabled(c.payload.set_account_enabled); break;
     case CommandType::kExpireDayOrders: expire_day_orders(c.payload.expire_day_orders); break;
     case CommandType::kHeartbeat: break;
+    case CommandType::kExternalTrade: external_trade(c.payload.external_trade); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
@@ -609,6 +610,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   InstrumentState* inp = instrument_state(p.instrument);
   if (inp == nullptr) return refuse(RejectReason::kUnknownInstrument);
   InstrumentState& in = *inp;
+  if (in.spec.external) return refuse(RejectReason::kInstrumentExternal);
   if (in.spec.status == InstrumentStatus::kHalted) return refuse(RejectReason::kInstrumentHalted);
   if (in.spec.status == InstrumentStatus::kClosed) return refuse(RejectReason::kInstrumentClosed);
   if (!valid_side(p.side) || !valid_type(p.type) || !valid_tif(p.tif) || static_cast<uint8_t>(p.stp) > 3 ||
@@ -930,7 +932,7 @@ std::unique_ptr<detail::InstrumentState> Engine::Impl::make_instrument(const Ins
             s.min_notional >= Amount{} && s.price_scale >= 0 && s.price_scale <= 18 && exponent >= 0 &&
             exponent <= 18 && s.reference_price > Price{} && s.band_bps >= 1 && s.band_bps <= kBps &&
             s.maker_fee_ppm >= 0 && s.maker_fee_ppm <= kMaxFeePpm && s.taker_fee_ppm >= 0 &&
-            s.taker_fee_ppm <= kMaxFeePpm && valid_status(s.status);
+            s.taker_fee_ppm <= kMaxFeePpm && valid_status(s.status) && s.external <= 1;
   if (ok) ok = s.reference_price.value % s.tick_size.value == 0;
   if (ok) {
     const Int128 tick_lot = static_cast<Int128>(s.tick_size.value) * s.lot_size.value;
@@ -942,6 +944,30 @@ std::unique_ptr<detail::InstrumentState> Engine::Impl::make_instrument(const Ins
   state->divisor = pow10(exponent);
   state->hold_fee_ppm = std::max(s.maker_fee_ppm, s.taker_fee_ppm);
   return state;
+}
+
+// A trade on another market: market data only (no orders, no balances).
+void Engine::Impl::external_trade(const ExternalTrade& t) {
+  auto refuse = [&](RejectReason r) { reject(r, ClientOrderId{}, OrderId{}, AccountId{}, t.instrument); };
+  InstrumentState* inp = instrument_state(t.instrument);
+  if (inp == nullptr) return refuse(RejectReason::kUnknownInstrument);
+  InstrumentState& in = *inp;
+  if (!in.spec.external) return refuse(RejectReason::kNotExternal);
+  if (!valid_side(t.aggressor_side) || t.time <= 0) return refuse(RejectReason::kInvalidExternalTrade);
+  if (t.price <= Price{}) return refuse(RejectReason::kInvalidPrice);
+  if (t.price.value % in.spec.tick_size.value != 0) return refuse(RejectReason::kInvalidTick);
+  if (t.qty <= Qty{} || t.qty.value % in.spec.lot_size.value != 0) return refuse(RejectReason::kInvalidLot);
+  int64_t n = 0;
+  if (!notional(in, t.price, t.qty, &n)) return refuse(RejectReason::kOverflow);
+  Event& e = emit(EventType::kExternalTradeApplied);
+  e.external_trade.trade_id = TradeId{next_trade_id_++};
+  e.external_trade.price = t.price;
+  e.external_trade.qty = t.qty;
+  e.external_trade.notional = Amount{n};
+  e.external_trade.time = t.time;
+  e.external_trade.instrument = t.instrument;
+  e.external_trade.aggressor_side = t.aggressor_side;
+  in.last_price = t.price;
 }
 
 void Engine::Impl::collect_instrument_orders(InstrumentId id, bool day_only) {

@@ -123,6 +123,7 @@ class Engine::Impl {
   void configure_account(const ConfigureAccount& c);
   void set_account_enabled(const SetAccountEnabled& s);
   void expire_day_orders(const ExpireDayOrders& e);
+  void external_trade(const ExternalTrade& t);
 
   // Order lifecycle.
   void execute(uint32_t oi, Price limit);

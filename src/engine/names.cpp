@@ -20,6 +20,7 @@ const char* event_type_name(EventType t) {
     case EventType::kInstrumentStatusChanged: return "INSTRUMENT_STATUS_CHANGED";
     case EventType::kAccountConfigured: return "ACCOUNT_CONFIGURED";
     case EventType::kAccountStatusChanged: return "ACCOUNT_STATUS_CHANGED";
+    case EventType::kExternalTradeApplied: return "EXTERNAL_TRADE";
   }
   return "UNKNOWN";
 }
@@ -60,6 +61,9 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kInvalidAccount: return "INVALID_ACCOUNT";
     case RejectReason::kInvalidCommand: return "INVALID_COMMAND";
     case RejectReason::kUnavailable: return "UNAVAILABLE";
+    case RejectReason::kInstrumentExternal: return "INSTRUMENT_EXTERNAL";
+    case RejectReason::kNotExternal: return "NOT_EXTERNAL";
+    case RejectReason::kInvalidExternalTrade: return "INVALID_EXTERNAL_TRADE";
   }
   return "UNKNOWN";
 }
@@ -93,6 +97,7 @@ const char* command_type_name(CommandType t) {
     case CommandType::kSetAccountEnabled: return "SET_ACCOUNT_ENABLED";
     case CommandType::kExpireDayOrders: return "EXPIRE_DAY_ORDERS";
     case CommandType::kHeartbeat: return "HEARTBEAT";
+    case CommandType::kExternalTrade: return "EXTERNAL_TRADE";
   }
   return "UNKNOWN";
 }

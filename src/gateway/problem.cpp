@@ -101,6 +101,10 @@ Problem problem_from_reject(RejectReason reason) {
       p.status = 422;
       p.detail = "a post-only order would have matched on entry";
       break;
+    case RejectReason::kInstrumentExternal:
+      p.status = 422;
+      p.detail = "this instrument trades on another market: its prices are market data here, it takes no orders";
+      break;
     default:
       p.status = 422;
       p.detail = std::string("rejected by the engine: ") + reject_reason_name(reason);

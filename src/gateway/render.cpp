@@ -34,6 +34,7 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i) {
   w.field("base", i.base.code.view());
   w.field("quote", i.quote.code.view());
   w.field("status", instrument_status_name(s.status));
+  w.field("external", s.external != 0);  // traded elsewhere: market data only (ticks from a feed)
   w.field("tick_size", price_text(i, s.tick_size));
   w.field("lot_size", qty_text(i, s.lot_size));
   w.field("min_qty", qty_text(i, s.min_qty));

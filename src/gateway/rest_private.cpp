@@ -800,8 +800,10 @@ void RestApi::post_asset(const std::shared_ptr<Call>& call) {
 void RestApi::post_instrument(const std::shared_ptr<Call>& call) {
   JsonBody body(call->request.header("content-type"), call->request.body,
                 {"symbol", "base", "quote", "price_decimals", "tick_size", "lot_size", "min_qty", "max_qty",
-                 "min_notional", "reference_price", "price_band_bps", "maker_fee_ppm", "taker_fee_ppm"});
+                 "min_notional", "reference_price", "price_band_bps", "maker_fee_ppm", "taker_fee_ppm", "external"});
   std::string symbol, base_code, quote_code;
+  bool external = false;
+  body.boolean("external", &external);
   int64_t price_decimals = -1, band = 1000, maker = 0, taker = 0;
   body.string("symbol", &symbol, true);
   body.string("base", &base_code, true);
@@ -844,6 +846,7 @@ void RestApi::post_instrument(const std::shared_ptr<Call>& call) {
   s.band_bps = static_cast<int32_t>(band);
   s.maker_fee_ppm = static_cast<int32_t>(maker);
   s.taker_fee_ppm = static_cast<int32_t>(taker);
+  s.external = external ? 1 : 0;
   // The engine checks the rest (e.g. (tick × lot) mod D = 0) and answers INVALID_INSTRUMENT.
   submit(call, Command::add_instrument(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 201); });
 }

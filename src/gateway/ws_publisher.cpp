@@ -55,14 +55,20 @@ void WsPublisher::publish_public(std::span<const Event> events) {
   // Group by instrument, keeping order; later level changes in the batch
   // replace earlier ones for the same (side, price).
   struct PerInstrument {
-    std::vector<const Event*> trades;
+    std::vector<marketdata::TradeRecord> trades;  // venue and external trades, in order
     std::map<int64_t, const BookLevelChanged*, std::greater<>> bids;
     std::map<int64_t, const BookLevelChanged*> asks;
   };
   std::map<uint32_t, PerInstrument> touched;
   for (const Event& e : events) {
     if (e.type == EventType::kTrade) {
-      touched[e.trade.instrument.value].trades.push_back(&e);
+      const Trade& t = e.trade;
+      touched[t.instrument.value].trades.push_back(
+          marketdata::TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e.cause.timestamp});
+    } else if (e.type == EventType::kExternalTradeApplied) {
+      const ExternalTradeApplied& t = e.external_trade;
+      touched[t.instrument.value].trades.push_back(
+          marketdata::TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, t.time});
     } else if (e.type == EventType::kBookLevelChanged) {
       PerInstrument& p = touched[e.book_level.instrument.value];
       (e.book_level.side == Side::kBuy ? p.bids[e.book_level.price.value] : p.asks[e.book_level.price.value]) = &e.book_level;
@@ -83,10 +89,7 @@ void WsPublisher::publish_public(std::span<const Event> events) {
       const uint64_t seq = next_seq(trades_channel);
       begin_channel_message(w, trades_channel, "trades", seq, now_ns);
       w.key("data").begin_array();
-      for (const Event* e : p.trades) {
-        const Trade& t = e->trade;
-        render_trade(w, *info, marketdata::TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e->cause.timestamp});
-      }
+      for (const marketdata::TradeRecord& t : p.trades) render_trade(w, *info, t);
       w.end_array().end_object();
       publish(trades_channel, seq, conflation_key(ChannelType::kTrades, instrument), std::move(out));
     }
@@ -167,7 +170,8 @@ void WsPublisher::publish_public(std::span<const Event> events) {
     // batch's trades touched (so a bar they closed arrives once more, with
     // "closed": true), every bar they touched, the open bar last.
     if (!p.trades.empty()) {
-      const int64_t first_trade_ns = p.trades.front()->cause.timestamp;
+      int64_t first_trade_ns = p.trades.front().time;
+      for (const marketdata::TradeRecord& t : p.trades) first_trade_ns = std::min(first_trade_ns, t.time);
       for (marketdata::Interval interval : marketdata::kIntervals) {
         const std::string channel = "candles." + std::string(marketdata::interval_name(interval)) + "." + symbol;
         if (!hub_.wants(channel)) continue;

@@ -91,15 +91,21 @@ void MarketView::on_durable_batch(std::span<const Event> events) {
 
 void MarketView::add_trade(Market& m, const Event& e) {
   const Trade& t = e.trade;
-  TradeRecord r{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e.cause.timestamp};
+  add_trade(m, TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, e.cause.timestamp});
+}
+
+// Venue trades at the engine's time; external ones at their source's time.
+void MarketView::add_trade(Market& m, const TradeRecord& r) {
+  const auto& t = r;
   m.recent.push_back(r);
   if (m.recent.size() > kRecentTrades) m.recent.pop_front();
   m.info.last_price = t.price;
   ++m.trades_applied;
-  candles_.add(m.info.spec.id.value, Tick{e.cause.timestamp, t.price.value, t.qty.value});
+  candles_.add(m.info.spec.id.value, Tick{r.time, t.price.value, t.qty.value});
 
-  const int64_t minute = e.cause.timestamp / kMinuteNs;
+  const int64_t minute = r.time / kMinuteNs;
   MinuteBucket& b = m.minutes[static_cast<std::size_t>(minute % 1440)];
+  if (b.minute > minute) return;  // a late tick (a feed's, out of order) never overwrites a newer minute
   if (b.minute != minute) {
     b = MinuteBucket{};
     b.minute = minute;
@@ -141,6 +147,14 @@ void MarketView::apply(const Event& e) {
         m->info.version = e.cause.seq;
       }
       break;
+    case EventType::kExternalTradeApplied: {
+      const ExternalTradeApplied& t = e.external_trade;
+      if (Market* m = find(t.instrument)) {
+        add_trade(*m, TradeRecord{t.trade_id, t.price, t.qty, t.notional, t.aggressor_side, t.time});
+        m->info.version = e.cause.seq;
+      }
+      break;
+    }
     case EventType::kBookLevelChanged: {
       const BookLevelChanged& l = e.book_level;
       Market* m = find(l.instrument);

@@ -162,6 +162,7 @@ class MarketView final : public EventListener {
   const Market* find(InstrumentId id) const;
   void apply(const Event& e);
   void add_trade(Market& m, const Event& e);
+  void add_trade(Market& m, const TradeRecord& r);
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, Market> markets_;  // by instrument id

@@ -172,8 +172,19 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
       case EventType::kOrderAccepted:
         order_row(e.accepted.account, e.accepted.order_id, seq, batch);
         break;
+      case EventType::kExternalTradeApplied: {
+        const ExternalTradeApplied& t = e.external_trade;
+        market_rows(store::TradeHistoryRow{t.trade_id.value, t.instrument.value, t.price.value, t.qty.value,
+                                           t.notional.value, static_cast<uint8_t>(t.aggressor_side), t.time, seq},
+                    batch);
+        break;
+      }
       case EventType::kTrade: {
-        market_rows(e, batch);
+        const Trade& t = e.trade;
+        market_rows(store::TradeHistoryRow{t.trade_id.value, t.instrument.value, t.price.value, t.qty.value,
+                                           t.notional.value, static_cast<uint8_t>(t.aggressor_side),
+                                           e.cause.timestamp, seq},
+                    batch);
         const Side passive = e.trade.aggressor_side == Side::kBuy ? Side::kSell : Side::kBuy;
         batch->fills.push_back(fill_of(e, e.trade.aggressor, e.trade.aggressor_side, false));
         batch->fills.push_back(fill_of(e, e.trade.passive, passive, true));
@@ -213,19 +224,10 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
   }
 }
 
-// A venue trade: its public row, and its share of the bar it falls in at
-// every interval (one delta per bar per batch; the store merges deltas).
-void HistoryProjector::market_rows(const Event& e, store::HistoryBatch* batch) {
-  const Trade& t = e.trade;
-  store::TradeHistoryRow row;
-  row.trade_id = t.trade_id.value;
-  row.instrument = t.instrument.value;
-  row.price = t.price.value;
-  row.qty = t.qty.value;
-  row.notional = t.notional.value;
-  row.aggressor_side = static_cast<uint8_t>(t.aggressor_side);
-  row.time = e.cause.timestamp;
-  row.seq = e.cause.seq;
+// A trade (venue or external): its public row, and its share of the bar it
+// falls in at every interval (one delta per bar per batch; the store merges
+// deltas).
+void HistoryProjector::market_rows(const store::TradeHistoryRow& row, store::HistoryBatch* batch) {
   batch->trades.push_back(row);
   for (marketdata::Interval interval : marketdata::kIntervals) {
     const int64_t width = marketdata::interval_ns(interval);

@@ -78,7 +78,7 @@ class HistoryProjector final : public EventListener {
   void project(std::span<const Event> events, uint64_t min_seq, store::HistoryBatch* batch);
   void order_row(AccountId account, OrderId id, uint64_t seq, store::HistoryBatch* batch);
   void idempotency_row(const Event& e, store::HistoryBatch* batch);
-  void market_rows(const Event& e, store::HistoryBatch* batch);
+  void market_rows(const store::TradeHistoryRow& row, store::HistoryBatch* batch);
   bool write(store::HistoryBatch& batch);
   // Replays the whole journal through a shadow engine, writing rows for
   // events at or after min_seq (the mirror sees every event).

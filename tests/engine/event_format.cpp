@@ -138,7 +138,8 @@ void add_instrument_spec(Fields& f, const InstrumentSpec& s) {
       .add("band_bps", s.band_bps)
       .add("maker_ppm", s.maker_fee_ppm)
       .add("taker_ppm", s.taker_fee_ppm)
-      .add("status", s.status);
+      .add("status", s.status)
+      .add("external", s.external);
 }
 
 }  // namespace
@@ -267,6 +268,12 @@ std::string event_to_string(const Event& e) {
     case EventType::kAccountStatusChanged:
       f.add("account", e.account_status.account).add("enabled", e.account_status.enabled);
       break;
+    case EventType::kExternalTradeApplied: {
+      const auto& x = e.external_trade;
+      f.add("trade", x.trade_id).add("instrument", x.instrument).add("price", x.price).add("qty", x.qty)
+          .add("notional", x.notional).add("time", x.time).add("side", x.aggressor_side);
+      break;
+    }
   }
   f.add("|", "cause");
   add_header(f, e.cause);
@@ -336,6 +343,12 @@ std::string command_to_string(const Command& c) {
       break;
     case CommandType::kHeartbeat:
       break;
+    case CommandType::kExternalTrade: {
+      const auto& x = p.external_trade;
+      f.add("instrument", x.instrument).add("price", x.price).add("qty", x.qty).add("time", x.time)
+          .add("side", x.aggressor_side);
+      break;
+    }
   }
   return f.str();
 }

@@ -310,6 +310,9 @@ void ReferenceEngine::dispatch(const Command& command) {
       return;
     case CommandType::kHeartbeat:
       return;
+    case CommandType::kExternalTrade:
+      external_trade(p.external_trade);
+      return;
   }
   reject(RejectReason::kInvalidCommand, {}, {}, {}, {});
 }
@@ -329,6 +332,7 @@ void ReferenceEngine::place(const PlaceOrder& p) {
   const auto inst_it = instruments_.find(p.instrument.value);
   if (inst_it == instruments_.end()) return fail(RejectReason::kUnknownInstrument);
   const Instrument& inst = inst_it->second;
+  if (inst.spec.external) return fail(RejectReason::kInstrumentExternal);
   if (inst.spec.status == InstrumentStatus::kHalted) return fail(RejectReason::kInstrumentHalted);
   if (inst.spec.status == InstrumentStatus::kClosed) return fail(RejectReason::kInstrumentClosed);
   // 3. enums
@@ -858,7 +862,7 @@ void ReferenceEngine::add_instrument(const InstrumentSpec& s) {
   }
   ok = ok && s.reference_price.value > 0 && s.reference_price.value % s.tick_size.value == 0 && s.band_bps >= 1 &&
        s.band_bps <= 10000 && s.maker_fee_ppm >= 0 && s.maker_fee_ppm <= 100000 && s.taker_fee_ppm >= 0 &&
-       s.taker_fee_ppm <= 100000 && valid_status(s.status);
+       s.taker_fee_ppm <= 100000 && valid_status(s.status) && s.external <= 1;
   if (!ok) return fail(RejectReason::kInvalidInstrument);
 
   Instrument inst;
@@ -920,6 +924,32 @@ void ReferenceEngine::set_account_enabled(const SetAccountEnabled& s) {
     if (o.view.account == s.account) ids.push_back(o.view.id.value);
   }
   for (uint64_t id : ids) cancel_order(id, CancelReason::kAccountDisabled);
+}
+
+// --- ExternalTrade ----------------------------------------------------------------
+
+void ReferenceEngine::external_trade(const ExternalTrade& t) {
+  auto fail = [&](RejectReason r) { reject(r, {}, OrderId{0}, AccountId{0}, t.instrument); };
+  const auto it = instruments_.find(t.instrument.value);
+  if (it == instruments_.end()) return fail(RejectReason::kUnknownInstrument);
+  Instrument& inst = it->second;
+  if (!inst.spec.external) return fail(RejectReason::kNotExternal);
+  if (!valid_side(t.aggressor_side) || t.time <= 0) return fail(RejectReason::kInvalidExternalTrade);
+  if (t.price.value <= 0) return fail(RejectReason::kInvalidPrice);
+  if (t.price.value % inst.spec.tick_size.value != 0) return fail(RejectReason::kInvalidTick);
+  if (t.qty.value <= 0 || t.qty.value % inst.spec.lot_size.value != 0) return fail(RejectReason::kInvalidLot);
+  const auto n = notional(inst, t.price.value, t.qty.value);
+  if (!n) return fail(RejectReason::kOverflow);
+  Event e = make_event(EventType::kExternalTradeApplied);
+  e.external_trade.trade_id = TradeId{next_trade_id_++};
+  e.external_trade.price = t.price;
+  e.external_trade.qty = t.qty;
+  e.external_trade.notional = Amount{*n};
+  e.external_trade.time = t.time;
+  e.external_trade.instrument = t.instrument;
+  e.external_trade.aggressor_side = t.aggressor_side;
+  out_->push_back(e);
+  inst.last_price = t.price;
 }
 
 void ReferenceEngine::expire_day_orders(const ExpireDayOrders& x) {

@@ -97,6 +97,7 @@ class ReferenceEngine {
   void configure_account(const ConfigureAccount& c);
   void set_account_enabled(const SetAccountEnabled& s);
   void expire_day_orders(const ExpireDayOrders& e);
+  void external_trade(const ExternalTrade& t);
 
   // --- matching -------------------------------------------------------------
   // Matches order `id` as an aggressor with limit price `limit`; `market`

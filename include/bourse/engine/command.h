@@ -28,6 +28,7 @@ enum class CommandType : uint8_t {
   kSetAccountEnabled = 11,
   kExpireDayOrders = 12,
   kHeartbeat = 13,  // carries only time: lets GTD expiry run when no one trades
+  kExternalTrade = 14,  // a trade on another market, for an external instrument (tick ingest)
 };
 
 struct PlaceOrder {
@@ -110,6 +111,18 @@ struct Heartbeat {
   uint64_t reserved = 0;
 };
 
+// A tick from outside the venue. `time` is the source's time (it orders
+// the instrument's candles, not the command's timestamp), so a replayed
+// file rebuilds the bars of the day it was recorded.
+struct ExternalTrade {
+  Price price;               // > 0, a multiple of the tick size
+  Qty qty;                   // > 0, a multiple of the lot size
+  Timestamp time = 0;        // ns since the epoch, > 0
+  InstrumentId instrument;   // an external instrument
+  Side aggressor_side = Side::kBuy;
+  uint8_t reserved[3] = {};
+};
+
 struct CommandHeader {
   Seq seq = 0;                // assigned by the sequencer
   Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
@@ -134,6 +147,7 @@ static_assert(kPaddingFree<ConfigureAccount> && sizeof(ConfigureAccount) == 16);
 static_assert(kPaddingFree<SetAccountEnabled> && sizeof(SetAccountEnabled) == 8);
 static_assert(kPaddingFree<ExpireDayOrders> && sizeof(ExpireDayOrders) == 8);
 static_assert(kPaddingFree<Heartbeat> && sizeof(Heartbeat) == 8);
+static_assert(kPaddingFree<ExternalTrade> && sizeof(ExternalTrade) == 32);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -153,6 +167,7 @@ struct Command {
     SetAccountEnabled set_account_enabled;
     ExpireDayOrders expire_day_orders;
     Heartbeat heartbeat;
+    ExternalTrade external_trade;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -176,6 +191,7 @@ struct Command {
   static Command set_account_enabled(const SetAccountEnabled& p) { Command c = make(CommandType::kSetAccountEnabled); c.payload.set_account_enabled = p; return c; }
   static Command expire_day_orders(const ExpireDayOrders& p) { Command c = make(CommandType::kExpireDayOrders); c.payload.expire_day_orders = p; return c; }
   static Command heartbeat() { return make(CommandType::kHeartbeat); }
+  static Command external_trade(const ExternalTrade& p) { Command c = make(CommandType::kExternalTrade); c.payload.external_trade = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

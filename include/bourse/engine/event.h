@@ -37,6 +37,7 @@ enum class EventType : uint8_t {
   kInstrumentStatusChanged = 13,
   kAccountConfigured = 14,
   kAccountStatusChanged = 15,
+  kExternalTradeApplied = 16,  // an ExternalTrade command, with its trade id and notional
 };
 
 struct OrderAccepted {
@@ -161,6 +162,20 @@ struct AccountStatusChanged {
   uint8_t enabled;
 };
 
+// An external instrument's trade: what venue trades are to market data,
+// without orders, accounts or fees. trade_id comes from the venue's
+// trade-id sequence, so trade ids stay unique across both kinds.
+struct ExternalTradeApplied {
+  TradeId trade_id;
+  Price price;
+  Qty qty;
+  Amount notional;   // quote minor units, exact
+  Timestamp time;    // the source's time
+  InstrumentId instrument;
+  Side aggressor_side;
+  uint8_t reserved[3];
+};
+
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
@@ -181,6 +196,7 @@ struct Event {
     InstrumentStatusChanged instrument_status;
     AccountConfigured account_configured;
     AccountStatusChanged account_status;
+    ExternalTradeApplied external_trade;
   };
   Event() : raw{} {}
 };

@@ -53,6 +53,9 @@ enum class RejectReason : uint8_t {
   kInvalidAccount = 31,       // account id out of range, or the fee account
   kInvalidCommand = 32,       // unknown command type
   kUnavailable = 33,          // not applied: the venue cannot make commands durable (journal failure)
+  kInstrumentExternal = 34,   // an order on an external instrument (its prices come from another market)
+  kNotExternal = 35,          // an external trade for an instrument traded here
+  kInvalidExternalTrade = 36, // an external trade without a time or with a bad side
 };
 
 // Why a live order stopped being live without filling. Stable codes.
@@ -95,7 +98,10 @@ struct InstrumentSpec {
   int32_t maker_fee_ppm = 0;  // 0..100000 (10%), parts per million of notional
   int32_t taker_fee_ppm = 0;  // 0..100000
   InstrumentStatus status = InstrumentStatus::kTrading;
-  uint8_t reserved[3] = {};
+  // 1: traded elsewhere. No orders here; its trades arrive as ExternalTrade
+  // commands (ticks from a feed) and feed the same market data.
+  uint8_t external = 0;
+  uint8_t reserved[2] = {};
 };
 static_assert(sizeof(InstrumentSpec) == 96);
 
