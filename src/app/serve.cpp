@@ -380,7 +380,7 @@ int run_serve(const ServeConfig& config) {
 
   // External ticks: after the server listens, so a replay's trades reach
   // clients that connected at start.
-  ingest::TickIngest tick_ingest(*service, market);
+  ingest::TickIngest tick_ingest(*service, market, clock);
   ingest::LineFeed line_feed(tick_ingest);
   std::unique_ptr<ingest::FileReplay> replay;
   if (!line_feed.start(config.ingest_tcp, config.ingest_udp, &error)) {
@@ -405,6 +405,7 @@ int run_serve(const ServeConfig& config) {
   std::vector<Price> mids;
   for (const auto& i : market.instruments()) {
     std::printf(" %s", std::string(i.spec.symbol.view()).c_str());
+    if (i.spec.external) continue;  // prices from a feed: the simulator trades only the venue's own
     specs.push_back(i.spec);
     mids.push_back(i.last_price.value ? i.last_price : i.spec.reference_price);
   }

@@ -324,8 +324,8 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
       return false;
     }
   }
-  if (!(c.ingest_speed >= 0 && c.ingest_speed <= 1'000'000)) {
-    *error = "ingest: speed 0..1000000 (0: as fast as possible)";
+  if (!(c.ingest_speed == 0 || (c.ingest_speed >= 0.001 && c.ingest_speed <= 1'000'000))) {
+    *error = "ingest: speed 0 (as fast as possible) or 0.001..1000000";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -442,27 +442,69 @@ void RestApi::get_candles(const std::shared_ptr<Call>& call) {
   const auto limit = int_param(call, "limit", 500, 1, 1'000);
   if (!limit) return;
   // One more than asked: whether an older page exists.
-  auto rows = market_.candles(info->spec.id, *interval, *start * 1'000'000, *end * 1'000'000,
-                              static_cast<std::size_t>(*limit) + 1);
-  const bool more = static_cast<int64_t>(rows.candles.size()) > *limit;
-  if (more) rows.candles.erase(rows.candles.begin());
-  std::string body;
-  JsonWriter w(&body);
-  w.begin_object().field("symbol", info->spec.symbol.view()).field("interval", marketdata::interval_name(*interval));
-  w.key("candles").begin_array();
-  for (std::size_t k = 0; k < rows.candles.size(); ++k) {
-    render_candle(w, *info, *interval, rows.candles[k], !(rows.last_open && k + 1 == rows.candles.size()));
+  const std::size_t wanted = static_cast<std::size_t>(*limit);
+  auto rows = market_.candles(info->spec.id, *interval, *start * 1'000'000, *end * 1'000'000, wanted + 1);
+  // resume_at: the store is behind memory's oldest bar; stop there rather
+  // than skip bars, and send the client back to the same place.
+  auto respond = [call, info, interval, wanted](marketdata::MarketView::CandleRows&& page,
+                                                std::optional<int64_t> resume_at = std::nullopt) {
+    const bool more = page.candles.size() > wanted;
+    if (more) page.candles.erase(page.candles.begin());
+    std::string body;
+    JsonWriter w(&body);
+    w.begin_object().field("symbol", info->spec.symbol.view()).field("interval", marketdata::interval_name(*interval));
+    w.key("candles").begin_array();
+    for (std::size_t k = 0; k < page.candles.size(); ++k) {
+      render_candle(w, *info, *interval, page.candles[k], !(page.last_open && k + 1 == page.candles.size()));
+    }
+    w.end_array();
+    // The next page (older candles): end = the oldest open time returned.
+    w.key("next_end");
+    if (more) {
+      w.value(to_millis(page.candles.front().open_time_ns));
+    } else if (resume_at) {
+      w.value(to_millis(*resume_at));
+    } else {
+      w.null();
+    }
+    w.end_object();
+    call->json(200, std::move(body), true);
+  };
+  const int64_t start_ns = *start * 1'000'000;
+  const int64_t seam_ns = std::min(*end * 1'000'000, rows.oldest_in_memory_ns);
+  if (rows.candles.size() > wanted || !rows.older_in_store || start_ns >= seam_ns || !services_.store) {
+    return respond(std::move(rows));
   }
-  w.end_array();
-  // The next page (older candles): end = the oldest open time returned.
-  w.key("next_end");
-  if (more) {
-    w.value(to_millis(rows.candles.front().open_time_ns));
-  } else {
-    w.null();
-  }
-  w.end_object();
-  call->json(200, std::move(body), true);
+  // Older than memory holds: the history store (closed bars only; long
+  // written by the time memory lets them go). A store read costs more of
+  // the caller's rate budget than a memory read.
+  if (!take_tokens(call, ip_limiter_, call->request.remote_ip, 4, "per address")) return;
+  offload(call, [this, rows = std::move(rows), respond, info, interval, start_ns, seam_ns, wanted]() mutable {
+    const auto code = static_cast<uint8_t>(*interval);
+    const int64_t oldest = rows.oldest_in_memory_ns;
+    if (services_.store->candle_history(info->spec.id.value, code, oldest, oldest + 1, 1).empty()) {
+      return respond(std::move(rows), oldest);  // the projector has not written memory's oldest bar yet
+    }
+    const auto stored =
+        services_.store->candle_history(info->spec.id.value, code, start_ns, seam_ns, wanted + 1 - rows.candles.size());
+    std::vector<marketdata::Candle> merged;
+    merged.reserve(stored.size() + rows.candles.size());
+    for (const store::CandleHistoryRow& r : stored) {
+      marketdata::Candle c;
+      c.open_time_ns = r.open_time;
+      c.open = r.open;
+      c.high = r.high;
+      c.low = r.low;
+      c.close = r.close;
+      c.volume = r.volume;
+      c.notional = store::candle_notional(r);
+      c.ticks = static_cast<uint32_t>(std::min<int64_t>(r.trades, UINT32_MAX));
+      merged.push_back(c);
+    }
+    merged.insert(merged.end(), rows.candles.begin(), rows.candles.end());
+    rows.candles = std::move(merged);
+    respond(std::move(rows));
+  });
 }
 
 void RestApi::get_indicators(const std::shared_ptr<Call>& call) {

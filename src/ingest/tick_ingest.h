@@ -1,10 +1,14 @@
 // TickIngest: ticks from outside the venue → ExternalTrade commands. Every
 // source (file replay, line feeds) hands it lines; it resolves the symbol
 // (an external instrument), converts price and quantity exactly at the
-// instrument's scales, keeps each instrument's ticks in time order (a tick
-// older than the instrument's newest is LATE_TICK: candles only move
-// forward, and memory and the history store then agree bar for bar), and
-// submits the command. The engine journals it like any other command, so
+// instrument's scales and checks everything the engine would (tick, lot,
+// notional), keeps each instrument's ticks in time order (a tick older
+// than the instrument's newest is LATE_TICK: candles only move forward, and
+// memory and the history store then agree bar for bar; one more than five
+// minutes ahead of the server's clock is BAD_TIME, so a mistyped year cannot
+// block an instrument), and submits the command. The check and the submit
+// happen under one lock, so two sources cannot reach the engine out of
+// order, and a tick that is not submitted does not move the newest time. The engine journals it like any other command, so
 // external prices replay exactly after a crash; the dispatcher then feeds
 // the same MarketView (trades, candles, indicators, tickers), WebSocket
 // channels and history as venue trades.
@@ -20,6 +24,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "bourse/core/clock.h"
 #include "bourse/sequencer/engine_service.h"
 #include "ingest/tick_line.h"
 #include "marketdata/market_view.h"
@@ -35,7 +40,8 @@ struct IngestCounters {
 
 class TickIngest final : public CommandCompletion {
  public:
-  TickIngest(EngineService& engine, const marketdata::MarketView& market) : engine_(engine), market_(market) {}
+  TickIngest(EngineService& engine, const marketdata::MarketView& market, Clock& clock)
+      : engine_(engine), market_(market), clock_(clock) {}
 
   // One line of any source. kOk: submitted (the engine may still refuse it:
   // counted in engine_rejected). `wait_ms`: how long a full engine queue
@@ -51,6 +57,7 @@ class TickIngest final : public CommandCompletion {
   struct Instrument {
     uint32_t id = 0;
     int price_scale = 0, qty_scale = 0;
+    int64_t tick = 1, lot = 1, divisor = 1;  // the engine's rules, checked here first
     bool external = false;
     int64_t newest_ns = 0;  // the newest tick accepted (seeded from the market's last trade)
   };
@@ -58,6 +65,7 @@ class TickIngest final : public CommandCompletion {
 
   EngineService& engine_;
   const marketdata::MarketView& market_;
+  Clock& clock_;
   std::mutex mutex_;
   std::unordered_map<std::string, Instrument> instruments_;
   IngestCounters counters_;

@@ -73,7 +73,7 @@ bool iso_time(std::string_view s, int64_t* ns) {
   const int64_t seconds = days_from_civil(y, mo, d) * 86'400 + h * 3'600 + mi * 60 + se;
   if (seconds >= kMaxSeconds) return false;
   *ns = seconds * 1'000'000'000 + frac;
-  return true;
+  return *ns > 0;
 }
 
 // A flat JSON object's value for `key`: a string's contents or a scalar's
@@ -197,7 +197,7 @@ bool parse_tick_time(std::string_view s, int64_t* ns) {
     int64_t frac = 0;
     if (whole.size() > 10 || v >= kMaxSeconds || !fraction_ns(s.substr(dot + 1), &frac)) return false;
     *ns = v * 1'000'000'000 + frac;
-    return true;
+    return *ns > 0;
   }
   const std::size_t n = whole.size();
   int64_t scale = n <= 10 ? 1'000'000'000 : n <= 13 ? 1'000'000 : n <= 16 ? 1'000 : 1;
@@ -207,7 +207,9 @@ bool parse_tick_time(std::string_view s, int64_t* ns) {
 }
 
 TickError parse_tick_line(std::string_view line, TickLine* out) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.size() > kMaxTickLine) return TickError::kLineTooLong;
+  if (line.find('\0') != std::string_view::npos) return TickError::kMalformed;
   line = trim(line);
   if (line.empty()) return TickError::kSkip;
   *out = TickLine{};

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "bourse/engine/types.h"
@@ -50,6 +51,45 @@ struct TickLine {
 };
 
 TickError parse_tick_line(std::string_view line, TickLine* out);
+
+// Splits a byte stream (a file, a TCP connection, a datagram) into lines for
+// parse_tick_line: a line longer than kMaxTickLine is reported once as
+// LINE_TOO_LONG and skipped up to its newline; finish() delivers a last
+// line that has no newline. on_line(line) or on_too_long() per line, in order.
+class LineSplitter {
+ public:
+  template <class OnLine, class OnTooLong>
+  void feed(std::string_view data, OnLine&& on_line, OnTooLong&& on_too_long) {
+    while (!data.empty()) {
+      const std::size_t nl = data.find('\n');
+      const std::string_view piece = data.substr(0, nl);
+      if (!skipping_) {
+        if (pending_.size() + piece.size() > kMaxTickLine + 1) {  // + 1: a '\r' before the newline
+          pending_.clear();
+          skipping_ = true;
+          on_too_long();
+        } else {
+          pending_.append(piece);
+        }
+      }
+      if (nl == std::string_view::npos) return;
+      if (!skipping_) on_line(std::string_view(pending_));
+      pending_.clear();
+      skipping_ = false;
+      data.remove_prefix(nl + 1);
+    }
+  }
+  template <class OnLine>
+  void finish(OnLine&& on_line) {
+    if (!skipping_ && !pending_.empty()) on_line(std::string_view(pending_));
+    pending_.clear();
+    skipping_ = false;
+  }
+
+ private:
+  std::string pending_;
+  bool skipping_ = false;
+};
 
 // The time formats above; false if none fits (or before 1970 / after 2262).
 bool parse_tick_time(std::string_view text, int64_t* ns);

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "bourse/core/log.h"
@@ -88,24 +90,13 @@ void FileReplay::stop() {
 }
 
 void FileReplay::run(std::FILE* file) {
-  std::vector<char> buffer(kMaxTickLine + 2);
+  std::vector<char> buffer(64 * 1024);
+  LineSplitter splitter;
   uint64_t line_number = 0, reported = 0;
   int64_t first_tick_ns = -1, started_ns = 0;
-  bool skipping = false;  // the rest of a line longer than kMaxTickLine
-  while (!stop_.load() && std::fgets(buffer.data(), static_cast<int>(buffer.size()), file)) {
-    std::string_view line(buffer.data());
-    const bool complete = !line.empty() && line.back() == '\n';
-    if (skipping) {
-      skipping = !complete;
-      continue;
-    }
+  auto on_line = [&](std::string_view line) {
     ++line_number;
     lines_.store(line_number, std::memory_order_relaxed);
-    if (!complete && line.size() > kMaxTickLine) {
-      skipping = true;
-      report(path_.c_str(), line_number, TickError::kLineTooLong, &reported);
-      continue;
-    }
     TickLine tick;
     TickError e = parse_tick_line(line, &tick);
     if (e == TickError::kOk) {
@@ -115,7 +106,8 @@ void FileReplay::run(std::FILE* file) {
           first_tick_ns = tick.time_ns;
           started_ns = steady_ns();
         }
-        const auto due = started_ns + static_cast<int64_t>(static_cast<double>(tick.time_ns - first_tick_ns) / speed_);
+        const double offset = static_cast<double>(tick.time_ns - first_tick_ns) / speed_;
+        const int64_t due = started_ns + static_cast<int64_t>(std::clamp(offset, 0.0, 1e17));  // ~3 years at most
         while (!stop_.load() && steady_ns() < due) {
           std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(due - steady_ns(), 100'000'000)));
         }
@@ -125,7 +117,18 @@ void FileReplay::run(std::FILE* file) {
       ingest_.submit_line(line, 0);  // counted as refused there
     }
     report(path_.c_str(), line_number, e, &reported);
+  };
+  auto on_too_long = [&] {
+    ++line_number;
+    ingest_.submit_line(std::string(kMaxTickLine + 1, 'x'), 0);  // counted as refused there
+    report(path_.c_str(), line_number, TickError::kLineTooLong, &reported);
+  };
+  while (!stop_.load()) {
+    const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), file);
+    if (got == 0) break;
+    splitter.feed(std::string_view(buffer.data(), got), on_line, on_too_long);
   }
+  if (!stop_.load()) splitter.finish(on_line);
   std::fclose(file);
   log_line(LogLevel::kInfo, "ingest", "%s: %llu lines replayed", path_.c_str(), static_cast<unsigned long long>(line_number));
   finished_.store(true);
@@ -150,42 +153,35 @@ void LineFeed::stop() {
 void LineFeed::run() {
   constexpr std::size_t kMaxConnections = 64;
   constexpr std::size_t kMaxReplyBytes = 64 * 1024;  // answers a client does not read are dropped past this
+  // A full engine queue holds a TCP line this long (backpressure), while
+  // the other connections wait: short, so one sender cannot stall the rest for long.
+  constexpr int kTcpWaitMs = 100;
   struct Connection {
     int fd;
-    std::string in, out;
+    LineSplitter lines;
+    std::string out;
     uint64_t line = 0;
-    bool skipping = false;
   };
   std::vector<Connection> connections;
   std::vector<char> buffer(64 * 1024);
   uint64_t udp_lines = 0, reported = 0;
-  auto lines_of = [&](std::string& in, uint64_t* line, bool* skipping, int wait_ms, std::string* out) {
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t nl = in.find('\n', start);
-      if (nl == std::string::npos) break;
-      const std::string_view text(in.data() + start, nl - start);
-      start = nl + 1;
-      if (*skipping) {
-        *skipping = false;
-        continue;
-      }
-      ++*line;
-      const TickError e = ingest_.submit_line(text, wait_ms);
-      report(out ? "tcp" : "udp", *line, e, &reported);
-      if (out && e != TickError::kOk && e != TickError::kSkip && out->size() < kMaxReplyBytes) {
-        *out += "ERR " + std::to_string(*line) + " " + tick_error_name(e) + "\n";
-      }
-    }
-    in.erase(0, start);
-    if (in.size() > kMaxTickLine) {  // no newline within the limit: refuse and skip to the next one
-      ++*line;
-      ingest_.submit_line(std::string_view(in.data(), kMaxTickLine + 1), 0);
-      report(out ? "tcp" : "udp", *line, TickError::kLineTooLong, &reported);
-      if (out && out->size() < kMaxReplyBytes) *out += "ERR " + std::to_string(*line) + " LINE_TOO_LONG\n";
-      in.clear();
-      *skipping = true;
-    }
+  // One source's lines: TCP answers each refusal (bounded), UDP only counts.
+  auto handle = [&](uint64_t* line, std::string* out, int wait_ms) {
+    return std::pair{
+        [this, line, out, wait_ms, &reported](std::string_view text) {
+          ++*line;
+          const TickError e = ingest_.submit_line(text, wait_ms);
+          report(out ? "tcp" : "udp", *line, e, &reported);
+          if (out && e != TickError::kOk && e != TickError::kSkip && out->size() < kMaxReplyBytes) {
+            *out += "ERR " + std::to_string(*line) + " " + tick_error_name(e) + "\n";
+          }
+        },
+        [this, line, out, &reported] {
+          ++*line;
+          ingest_.submit_line(std::string(kMaxTickLine + 1, 'x'), 0);  // counted as refused there
+          report(out ? "tcp" : "udp", *line, TickError::kLineTooLong, &reported);
+          if (out && out->size() < kMaxReplyBytes) *out += "ERR " + std::to_string(*line) + " LINE_TOO_LONG\n";
+        }};
   };
   while (!stop_.load()) {
     std::vector<pollfd> fds;
@@ -205,17 +201,17 @@ void LineFeed::run() {
           close(fd);
           continue;
         }
-        connections.push_back(Connection{fd, {}, {}, 0, false});
+        connections.push_back(Connection{fd, {}, {}, 0});
       }
     }
     if (udp_fd_ >= 0 && (fds[k++].revents & POLLIN)) {
       for (int n = 0; n < 1024; ++n) {  // bounded: the TCP clients get their turn
         const ssize_t got = recv(udp_fd_, buffer.data(), buffer.size(), 0);
         if (got <= 0) break;
-        std::string datagram(buffer.data(), static_cast<std::size_t>(got));
-        if (datagram.back() != '\n') datagram += '\n';
-        bool skipping = false;
-        lines_of(datagram, &udp_lines, &skipping, 0, nullptr);
+        LineSplitter datagram;  // a datagram is whole: its last line needs no newline
+        auto [on_line, on_too_long] = handle(&udp_lines, nullptr, 0);
+        datagram.feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)), on_line, on_too_long);
+        datagram.finish(on_line);
       }
     }
     std::vector<std::size_t> closed;
@@ -225,10 +221,11 @@ void LineFeed::run() {
       bool open = true;
       if (revents & (POLLIN | POLLHUP | POLLERR)) {
         const ssize_t got = recv(conn.fd, buffer.data(), buffer.size(), 0);
+        auto [on_line, on_too_long] = handle(&conn.line, &conn.out, kTcpWaitMs);
         if (got > 0) {
-          conn.in.append(buffer.data(), static_cast<std::size_t>(got));
-          lines_of(conn.in, &conn.line, &conn.skipping, 1'000, &conn.out);
+          conn.lines.feed(std::string_view(buffer.data(), static_cast<std::size_t>(got)), on_line, on_too_long);
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+          conn.lines.finish(on_line);  // a last line without a newline still counts
           open = false;
         }
       }

@@ -64,6 +64,7 @@ class CandleSeries {
   Interval interval() const { return interval_; }
   const std::optional<Candle>& current() const { return current_; }
   const std::deque<Candle>& closed() const { return closed_; }  // oldest first
+  std::size_t keep_closed() const { return keep_closed_; }
   uint64_t late_ticks() const { return late_; }
 
  private:

@@ -301,6 +301,10 @@ MarketView::CandleRows MarketView::candles(InstrumentId id, Interval interval, i
   }
   std::reverse(out.candles.begin(), out.candles.end());
   out.last_open = open_included;
+  if (!s->closed().empty() && s->closed().size() >= s->keep_closed()) {
+    out.older_in_store = true;
+    out.oldest_in_memory_ns = s->closed().front().open_time_ns;
+  }
   return out;
 }
 

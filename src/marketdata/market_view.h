@@ -116,6 +116,10 @@ class MarketView final : public EventListener {
   struct CandleRows {
     std::vector<Candle> candles;
     bool last_open = false;
+    // Memory holds only the newest bars: when it is full, bars older than
+    // oldest_in_memory_ns may be in the history store.
+    bool older_in_store = false;
+    int64_t oldest_in_memory_ns = 0;
   };
   CandleRows candles(InstrumentId id, Interval interval, int64_t from_ns, int64_t to_ns, std::size_t limit) const;
   // The standard indicators over the closed candles; as_of_ns = the open

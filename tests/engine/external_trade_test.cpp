@@ -78,6 +78,18 @@ TEST(ExternalTrade, SnapshotKeepsTheInstrumentExternalAndItsLastPrice) {
   EXPECT_EQ(r.engine.instrument(InstrumentId{2})->last_price, Price{10'100});
   EXPECT_EQ(rejected(r.place({.account = 1, .side = Side::kBuy, .price = 10'000, .qty = 1, .instrument = 2})),
             RejectReason::kInstrumentExternal);
+  // Tick and lot as for any price and quantity.
+  InstrumentSpec coarse = external_spec();
+  coarse.id = InstrumentId{4};
+  coarse.symbol = Symbol::from("COARSE");
+  coarse.tick_size = Price{5};
+  coarse.lot_size = Qty{2};
+  coarse.min_qty = Qty{2};
+  coarse.reference_price = Price{10'000};
+  ASSERT_EQ(rejected(r.run(Command::add_instrument(coarse))), RejectReason::kNone);
+  EXPECT_EQ(rejected(r.run(tick(4, 10'003, 2, 9))), RejectReason::kInvalidTick);
+  EXPECT_EQ(rejected(r.run(tick(4, 10'005, 3, 9))), RejectReason::kInvalidLot);
+  EXPECT_NE(first(r.run(tick(4, 10'005, 4, 9)), EventType::kExternalTradeApplied), nullptr);
   InstrumentSpec odd = external_spec();
   odd.id = InstrumentId{3};
   odd.symbol = Symbol::from("ODD");

@@ -250,6 +250,12 @@ std::vector<Command> RandomCommandGenerator::setup() {
     instruments_.push_back(info);
     out.push_back(stamp(Command::add_instrument(info.spec)));
   }
+  // An external instrument (ACME shares traded elsewhere): no orders, its
+  // trades arrive as ExternalTrade commands.
+  InstrumentSpec external = make_instrument(kExternalInstrument, kCatalogue[2]);
+  external.symbol = Symbol::from("ACME-EXT");
+  external.external = 1;
+  out.push_back(stamp(Command::add_instrument(external)));
 
   for (uint32_t id = 1; id <= config_.accounts; ++id) {
     AccountInfo a;
@@ -308,7 +314,7 @@ Command RandomCommandGenerator::next() {
   const int live = static_cast<int>(live_.size());
   int cancel_weight = live > target ? 2800 : 300 + 700 * live / target;
   int place_weight = 7440 - cancel_weight;
-  const int weights[] = {place_weight, cancel_weight, 1300, 60, 450, 300, 350, 15, 30, 10, 25, 20};
+  const int weights[] = {place_weight, cancel_weight, 1300, 60, 450, 300, 350, 15, 30, 10, 25, 20, 120};
   int total = 0;
   for (int w : weights) total += w;
   int r = static_cast<int>(below(static_cast<uint64_t>(total)));
@@ -345,9 +351,28 @@ Command RandomCommandGenerator::next() {
     }
     case 10:
       return stamp(gen_configure());
-    default:
+    case 11:
       return stamp(gen_admin());
+    default:
+      return stamp(gen_external_trade());
   }
+}
+
+// Mostly valid ticks of the external instrument; now and then each rule broken.
+Command RandomCommandGenerator::gen_external_trade() {
+  ExternalTrade t{};
+  const uint64_t where = below(100);
+  t.instrument = InstrumentId{where < 88 ? kExternalInstrument : where < 94 ? pick_instrument() : kUnknownInstrument};
+  const uint64_t price_roll = below(100);
+  t.price = Price{price_roll < 90 ? range(1'000, 3'000) * 5 : price_roll < 94 ? range(1'000, 3'000) * 5 + 1
+                  : price_roll < 97 ? -range(0, 5) * 5 : INT64_MAX / 5 * 5};
+  const uint64_t qty_roll = below(100);
+  t.qty = Qty{qty_roll < 92 ? range(1, 500) : qty_roll < 96 ? -range(0, 2) : INT64_MAX / 2};
+  // In time order, as the ingest service delivers them (the engine itself takes any order).
+  external_time_ += range(0, 2'000'000'000);
+  t.time = chance(0.97) ? external_time_ : -range(0, 5);
+  t.aggressor_side = chance(0.98) ? (chance(0.5) ? Side::kBuy : Side::kSell) : static_cast<Side>(range(0, 3) * 3);
+  return Command::external_trade(t);
 }
 
 Command RandomCommandGenerator::gen_place() {
@@ -388,6 +413,7 @@ Command RandomCommandGenerator::gen_place() {
   if (chance(0.015)) p.tif = static_cast<TimeInForce>(range(1, 5));  // may not suit the type
 
   // Prices are aimed with the instrument's parameters (instrument 1 for unknown ids).
+  if (chance(0.01)) p.instrument = InstrumentId{kExternalInstrument};  // INSTRUMENT_EXTERNAL
   const InstrumentInfo* known = instrument(p.instrument.value);
   const InstrumentInfo& inst = known != nullptr ? *known : instruments_.front();
   const int64_t tick = inst.spec.tick_size.value;

@@ -90,6 +90,7 @@ class RandomCommandGenerator {
   Command gen_status();
   Command gen_configure();
   Command gen_admin();
+  Command gen_external_trade();
 
   // --- helpers -------------------------------------------------------------------
   uint32_t pick_account();
@@ -118,6 +119,8 @@ class RandomCommandGenerator {
   std::unordered_map<uint64_t, int64_t> available_;  // (account << 32 | asset) -> available
   std::unordered_map<uint32_t, int64_t> supply_;
   uint32_t extra_assets_added_ = 0;
+  static constexpr uint32_t kExternalInstrument = 40;  // ACME-EXT: market data only, ticks from ExternalTrade
+  Timestamp external_time_ = 1'000'000'000;           // the external market's clock
   uint32_t extra_instruments_added_ = 0;
   uint64_t highest_order_id_ = 0;
 };

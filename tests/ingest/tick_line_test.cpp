@@ -42,7 +42,7 @@ TEST(TickLine, TimesInEveryAcceptedFormat) {
   for (const char* bad : {"", "x", "-5", "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-02T24:00:00Z",
                           "2026-12-02T14:30:00", "2026-12-02T14:30:00.Z", "2026-12-02T14:30:00.1234567890Z",
                           "1969-12-31T23:59:59Z", "99999999999999999999", "9999999999", "1.5.5", "17962218000.5",
-                          "2300-01-01T00:00:00Z"}) {
+                          "2300-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "0.0", "0"}) {
     EXPECT_FALSE(parse_tick_time(bad, &ns)) << bad;
   }
 }
@@ -64,7 +64,34 @@ TEST(TickLine, RefusalsHaveStableCodes) {
   EXPECT_EQ(parse_tick_line(R"({"symbol":"A","time":1,"price":"1","qty":"1"} x)", &t), TickError::kMalformed);
   EXPECT_EQ(parse_tick_line(R"({"symbol":"A","time":1,"price":"1","qty":"1")", &t), TickError::kMalformed);
   EXPECT_EQ(parse_tick_line(std::string(kMaxTickLine + 1, 'A'), &t), TickError::kLineTooLong);
+  EXPECT_NE(parse_tick_line(std::string(kMaxTickLine, 'A') + "\r\n", &t), TickError::kLineTooLong)
+      << "the limit counts the line, not its terminator";
+  EXPECT_EQ(parse_tick_line(std::string("AAPL-USD,1796221800,1,1\0junk", 29), &t), TickError::kMalformed);
   EXPECT_STREQ(tick_error_name(TickError::kLate), "LATE_TICK");
+}
+
+// Lines split from a stream: across reads, too long ones reported once and
+// skipped to their newline, a last line without a newline on finish().
+TEST(LineSplitter, SplitsAcrossReadsAndSkipsLongLinesOnce) {
+  LineSplitter s;
+  std::vector<std::string> lines;
+  int too_long = 0;
+  auto on_line = [&](std::string_view l) { lines.emplace_back(l); };
+  auto on_long = [&] { ++too_long; };
+  s.feed("a,1\nb,", on_line, on_long);
+  s.feed("2\n", on_line, on_long);
+  const std::string huge(3000, 'x');
+  s.feed(huge.substr(0, 1500), on_line, on_long);
+  s.feed(huge.substr(1500), on_line, on_long);
+  s.feed("\nc,3\nd,4", on_line, on_long);
+  EXPECT_EQ(too_long, 1);
+  EXPECT_EQ(lines, (std::vector<std::string>{"a,1", "b,2", "c,3"}));
+  s.finish(on_line);
+  EXPECT_EQ(lines.back(), "d,4");
+  const std::string exact(kMaxTickLine, 'y');
+  s.feed(exact + "\r\n", on_line, on_long);
+  EXPECT_EQ(too_long, 1) << "a line of exactly the limit (and its CRLF) is fine";
+  EXPECT_EQ(lines.back(), exact + "\r");
 }
 
 }  // namespace

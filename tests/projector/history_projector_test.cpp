@@ -140,9 +140,14 @@ TEST_F(ProjectorTest, RowsAgreeWithTheEngineAndTheEvents) {
   std::map<uint32_t, std::vector<marketdata::Tick>> ticks;
   std::size_t trade_events = 0;
   for (const Event& e : all_) {
-    if (e.type != EventType::kTrade) continue;
-    ++trade_events;
-    ticks[e.trade.instrument.value].push_back({e.cause.timestamp, e.trade.price.value, e.trade.qty.value});
+    if (e.type == EventType::kTrade) {
+      ++trade_events;
+      ticks[e.trade.instrument.value].push_back({e.cause.timestamp, e.trade.price.value, e.trade.qty.value});
+    } else if (e.type == EventType::kExternalTradeApplied) {  // at the source's time
+      ++trade_events;
+      const ExternalTradeApplied& t = e.external_trade;
+      ticks[t.instrument.value].push_back({t.time, t.price.value, t.qty.value});
+    }
   }
   EXPECT_EQ(h.trades.size(), trade_events);
   std::map<std::tuple<uint32_t, uint8_t, int64_t>, marketdata::Candle> want_bars, got_bars;
