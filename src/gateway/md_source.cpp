@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "bourse/core/log.h"
 #include "gateway/md_link.h"
@@ -103,7 +104,7 @@ class MdSourceLink final : public WsSubscriber, public std::enable_shared_from_t
           std::optional<std::string_view> reason =
               force ? std::optional<std::string_view>(kSnapshotSlowConsumer) : snapshot_reason(channel->type, resume);
           if (reason) {
-            for (const auto& s : render_snapshots(market_, *channel, last_seq, *reason, clock_.now())) {
+            for (const auto& s : snapshots(*channel, last_seq, *reason)) {
               writer_.append([&](std::string& out) { encode_snapshot(out, f.request, s.key, name, *s.message); });
             }
           }
@@ -111,6 +112,27 @@ class MdSourceLink final : public WsSubscriber, public std::enable_shared_from_t
         });
     writer_.wake();
   }
+
+  // A reconnect storm asks for the same snapshot thousands of times: render
+  // it once per (channel, reason) while the market has not moved (same
+  // MarketView version and channel sequence). Reader thread only.
+  const std::vector<ChannelSnapshot>& snapshots(const PublicChannel& channel, uint64_t last_seq, std::string_view reason) {
+    CachedSnapshot& c = snapshot_cache_[channel.name + "|" + std::string(reason)];
+    const uint64_t version = market_.version();
+    if (!c.valid || c.version != version || c.last_seq != last_seq) {
+      c.snapshots = render_snapshots(market_, channel, last_seq, reason, clock_.now());
+      c.version = version;
+      c.last_seq = last_seq;
+      c.valid = true;
+    }
+    return c.snapshots;
+  }
+  struct CachedSnapshot {
+    bool valid = false;
+    uint64_t version = 0, last_seq = 0;
+    std::vector<ChannelSnapshot> snapshots;
+  };
+  std::unordered_map<std::string, CachedSnapshot> snapshot_cache_;
 
   int fd_;
   WsHub& hub_;

@@ -94,11 +94,17 @@ void WsPublisher::publish_public(std::span<const Event> events) {
       publish(trades_channel, seq, conflation_key(ChannelType::kTrades, instrument), std::move(out));
     }
     const bool book_changed = !p.bids.empty() || !p.asks.empty();
-    if (book_changed) {
+    const std::string book_channel = "book." + symbol;
+    const std::string bbo_channel = "bbo." + symbol;
+    // Copy the top of the book only when some book view is wanted.
+    bool book_views_wanted = book_changed && (hub_.wants(book_channel) || hub_.wants(bbo_channel));
+    for (std::size_t depth : kBookTopDepths) {
+      book_views_wanted = book_views_wanted || (book_changed && hub_.wants("book" + std::to_string(depth) + "." + symbol));
+    }
+    if (book_views_wanted) {
       // The top of the book after the batch: the diff's checksum, bbo and top-N views.
       marketdata::BookSnapshot top;
       market_.book(instrument, kChecksumLevels, &top);
-      const std::string book_channel = "book." + symbol;
       if (hub_.wants(book_channel)) {
         std::string out;
         JsonWriter w(&out);
@@ -142,7 +148,6 @@ void WsPublisher::publish_public(std::span<const Event> events) {
         w.end_object();
         publish(channel, view.sequence, conflation_key(ChannelType::kBookTop, instrument, depth), std::move(out));
       }
-      const std::string bbo_channel = "bbo." + symbol;
       const Top now_top{best(top.bids), best(top.asks)};
       Top& sent = last_bbo_[id];
       if (hub_.wants(bbo_channel) && (!same_level(sent.bid, now_top.bid) || !same_level(sent.ask, now_top.ask))) {
