@@ -6,6 +6,7 @@
 #
 #   RUNS=3 DURATION=10 bench/ws_fanout_bench.sh
 #   SECTIONS=workers RUNS=3 DURATION=10 bench/ws_fanout_bench.sh   # only the market-data workers part
+#   SECTIONS=fanout RATES=10 RUNS=5 bench/ws_fanout_bench.sh        # only the 10 updates/s floor comparison
 #
 # Per run: floor and server at 10,000 connections × 10 and × 100 updates/s
 # on one symbol (trades + book), a reconnect storm (all 10,000 drop and
@@ -25,7 +26,8 @@ CONNECTIONS=${CONNECTIONS:-10000}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-18000}
 WORKERS=${WORKERS:-6}
 WORKER_CONNECTIONS=${WORKER_CONNECTIONS:-100000}
-SECTIONS=${SECTIONS:-single workers}
+SECTIONS=${SECTIONS:-single workers}   # single = fanout storm idle (each may be named alone)
+RATES=${RATES:-10 100}
 WORK=$(mktemp -d /tmp/bourse-fanout-XXXXXX)
 SERVER_PID=""
 cleanup() {
@@ -73,9 +75,10 @@ fanout() {  # connections rate channels [more flags] → JSON
       --channels "$channels" --drive-rate "$rate" --server-pid "$SERVER_PID" --json "$@"
 }
 
-if [[ " $SECTIONS " == *" single "* ]]; then
+section() { [[ " $SECTIONS " == *" $1 "* || ( " $SECTIONS " == *" single "* && "$1" != workers ) ]]; }
+if section fanout; then
 echo "== fan-out: $CONNECTIONS connections on trades + book of BTC-USD, $RUNS runs of ${DURATION}s, medians"
-for rate in 10 100; do
+for rate in $RATES; do
   fl99=(); fl50=(); ws99=(); ws50=(); gaps=(); upd=(); msgs=(); frames=(); driven=()
   for _ in $(seq "$RUNS"); do
     start_server
@@ -95,6 +98,8 @@ for rate in 10 100; do
   echo "  $rate updates/s: server p50 $(median "${ws50[@]}") ms p99 $(median "${ws99[@]}") ms | floor p50 $(median "${fl50[@]}") ms p99 $(median "${fl99[@]}") ms | gaps ${gaps[*]} | engine updates ${driven[*]} | messages ${msgs[*]} in frames ${frames[*]}"
 done
 
+fi
+if section storm; then
 echo "== reconnect storm: $CONNECTIONS connections drop at 4 s and resume with since, 10 updates/s"
 for _ in $(seq "$RUNS"); do
   start_server
@@ -103,6 +108,8 @@ for _ in $(seq "$RUNS"); do
   echo "  $out"
 done
 
+fi
+if section idle; then
 echo "== idle memory: $IDLE_CONNECTIONS connections each subscribed to ticker.BTC-USD (one server process)"
 for _ in $(seq "$RUNS"); do
   start_server
@@ -112,7 +119,7 @@ for _ in $(seq "$RUNS"); do
 done
 fi
 
-if [[ " $SECTIONS " == *" workers "* ]]; then
+if section workers; then
 md_fanout() {  # connections rate channels [more flags] → JSON, through the workers' port
   local n=$1 rate=$2 channels=$3; shift 3
   "$BOURSE" loadgen ws --url "ws://127.0.0.1:$MD_PORT/v1/ws" --api-url "http://127.0.0.1:$PORT" --connections "$n" \

@@ -8,6 +8,7 @@
 
 #include "gateway/json_writer.h"
 #include "gateway/render.h"
+#include "projector/history_projector.h"
 
 namespace bourse::gateway {
 
@@ -489,18 +490,7 @@ void RestApi::get_candles(const std::shared_ptr<Call>& call) {
         services_.store->candle_history(info->spec.id.value, code, start_ns, seam_ns, wanted + 1 - rows.candles.size());
     std::vector<marketdata::Candle> merged;
     merged.reserve(stored.size() + rows.candles.size());
-    for (const store::CandleHistoryRow& r : stored) {
-      marketdata::Candle c;
-      c.open_time_ns = r.open_time;
-      c.open = r.open;
-      c.high = r.high;
-      c.low = r.low;
-      c.close = r.close;
-      c.volume = r.volume;
-      c.notional = store::candle_notional(r);
-      c.ticks = static_cast<uint32_t>(std::min<int64_t>(r.trades, UINT32_MAX));
-      merged.push_back(c);
-    }
+    for (const store::CandleHistoryRow& r : stored) merged.push_back(projector::candle_of(r));
     merged.insert(merged.end(), rows.candles.begin(), rows.candles.end());
     rows.candles = std::move(merged);
     respond(std::move(rows));
