@@ -293,28 +293,28 @@ bool MdWorkerPool::spawn(Worker* w, std::string* error) {
     pair[1] = moved;
   }
   posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   sigset_t blocked;
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGINT);
   sigaddset(&blocked, SIGTERM);
-  posix_spawnattr_setsigmask(&attr, &blocked);
-  posix_spawnattr_setpgroup(&attr, 0);  // Ctrl-C reaches the server, which stops its workers in order
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  const bool prepared =
+      pair[1] >= 0 && posix_spawn_file_actions_adddup2(&actions, pair[1], 3) == 0 &&
+      posix_spawn_file_actions_addclosefrom_np(&actions, 4) == 0 && posix_spawnattr_setsigmask(&attr, &blocked) == 0 &&
+      posix_spawnattr_setpgroup(&attr, 0) == 0 &&  // Ctrl-C reaches the server, which stops its workers in order
+      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP) == 0;
   const std::string settings = encode_worker_settings(settings_);
   std::vector<std::string> args = {exe_, "md-worker", "--link-fd", "3", "--settings", settings};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, exe_.c_str(), &actions, &attr, argv.data(), environ);
+  const int rc = prepared ? posix_spawn(&pid, exe_.c_str(), &actions, &attr, argv.data(), environ) : EINVAL;
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  close(pair[1]);
+  if (pair[1] >= 0) close(pair[1]);
   if (rc != 0) {
     close(pair[0]);
     *error = std::string("marketdata: cannot start a worker: ") + std::strerror(rc);

@@ -370,7 +370,7 @@ int run_serve(const ServeConfig& config) {
       service->stop();
       return 1;
     }
-    metrics.add_gauge("bourse_md_workers", "Market-data worker processes with a live link.",
+    metrics.add_gauge("bourse_md_workers", "Market-data worker processes listening, with a live link.",
                       [&md_source] { return static_cast<double>(md_source.links()); });
     metrics.add_gauge("bourse_md_link_buffered_bytes", "Bytes waiting to be written to the market-data workers.",
                       [&md_source] { return static_cast<double>(md_source.buffered_bytes()); });

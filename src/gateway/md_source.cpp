@@ -205,7 +205,7 @@ std::size_t MdSource::buffered_bytes() const {
 std::size_t MdSource::links() const {
   std::lock_guard lock(mutex_);
   std::size_t alive = 0;
-  for (const auto& [id, link] : links_) alive += link->alive() ? 1 : 0;
+  for (const auto& [id, link] : links_) alive += link->alive() && link->ready() ? 1 : 0;
   return alive;
 }
 

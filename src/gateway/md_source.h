@@ -43,7 +43,7 @@ class MdSource final : public EventListener {
   bool link_alive(uint64_t id) const;
   // The worker said it listens.
   bool link_ready(uint64_t id) const;
-  std::size_t links() const;  // those alive
+  std::size_t links() const;  // those serving: alive, and their worker listens
   // Bytes waiting to be written to the workers, over all links (a worker
   // that cannot keep up shows here first).
   std::size_t buffered_bytes() const;
