@@ -29,11 +29,16 @@ void AccountReadModel::load(const Engine& engine) {
   engine.for_each_asset([&](const AssetSpec& a) { assets.push_back(a.id); });
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
-    a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders};
+    a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier};
     for (AssetId asset : assets) {
       const Balance b = engine.balance(v.id, asset);
       if (b.available.value != 0 || b.locked.value != 0) a.balances[asset.value] = BalanceRecord{asset, b.available, b.locked};
     }
+  });
+  engine.for_each_position([&](const PositionView& p) {
+    if (p.qty == 0 && p.cost == 0 && p.realized == 0 && p.fees == 0) return;  // only reserves: nothing to show
+    accounts_[p.account.value].positions[p.instrument.value] =
+        PositionRecord{p.instrument, p.qty, p.cost, p.realized, p.fees, engine.last_timestamp()};
   });
   engine.for_each_order([&](const OrderView& o) {
     OrderRecord r;
@@ -50,6 +55,7 @@ void AccountReadModel::load(const Engine& engine) {
     r.filled = o.filled;
     r.expire_at = o.expire_at;
     r.client_order_id = o.client_order_id;
+    r.product = o.product;
     r.status = o.pending_trigger ? OrderStatus::kPendingTrigger
                : o.filled.value > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
     // Creation time and fill notionals of orders from before the restart are
@@ -131,6 +137,7 @@ void AccountReadModel::apply(const Event& e) {
       r.qty = o.qty;
       r.expire_at = o.expire_at;
       r.client_order_id = o.client_order_id;
+      r.product = o.product;
       r.status = o.pending_trigger ? OrderStatus::kPendingTrigger : OrderStatus::kNew;
       r.created = r.updated = e.cause.timestamp;
       a.live[o.order_id.value] = r;
@@ -184,6 +191,14 @@ void AccountReadModel::apply(const Event& e) {
       Account& a = accounts_[e.account_configured.account.value];
       a.summary.exists = true;
       a.summary.max_open_orders = e.account_configured.max_open_orders;
+      a.summary.default_stp = e.account_configured.default_stp;
+      a.summary.margin_tier = e.account_configured.margin_tier;
+      break;
+    }
+    case EventType::kPositionChanged: {
+      const PositionChanged& p = e.position;
+      PositionRecord& r = accounts_[p.account.value].positions[p.instrument.value];
+      r = PositionRecord{p.instrument, p.qty.value, p.cost.get(), p.realized.get(), p.fees.get(), e.cause.timestamp};
       break;
     }
     case EventType::kAccountStatusChanged: {
@@ -235,6 +250,15 @@ std::vector<BalanceRecord> AccountReadModel::balances(AccountId account) const {
   auto it = accounts_.find(account.value);
   if (it == accounts_.end()) return out;
   for (const auto& [asset, b] : it->second.balances) out.push_back(b);
+  return out;
+}
+
+std::vector<PositionRecord> AccountReadModel::positions(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  std::vector<PositionRecord> out;
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return out;
+  for (const auto& [instrument, p] : it->second.positions) out.push_back(p);
   return out;
 }
 

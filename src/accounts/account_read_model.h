@@ -54,6 +54,7 @@ struct OrderRecord {
   Timestamp expire_at = 0;
   ClientOrderId client_order_id;
   OrderStatus status = OrderStatus::kNew;
+  Product product = Product::kCash;
   uint8_t end_reason = 0;     // CancelReason or ExpireReason code when terminal
   Timestamp created = 0;
   Timestamp updated = 0;
@@ -84,6 +85,18 @@ struct AccountSummary {
   bool enabled = true;
   uint32_t max_open_orders = 0;
   uint32_t open_orders = 0;
+  StpMode default_stp = StpMode::kCancelNewest;
+  uint8_t margin_tier = 0;
+};
+
+// A MARGIN position as the engine reported it (PositionChanged).
+struct PositionRecord {
+  InstrumentId instrument{0};
+  int64_t qty = 0;      // signed
+  Int128 cost = 0;      // signed entry value of the open quantity
+  Int128 realized = 0;
+  Int128 fees = 0;
+  Timestamp updated = 0;
 };
 
 // Order fields that are not engine state (a restart loses them from the
@@ -117,6 +130,8 @@ class AccountReadModel final : public EventListener {
 
   AccountSummary summary(AccountId account) const;
   std::vector<BalanceRecord> balances(AccountId account) const;
+  // Ascending instrument id; flat positions included (they carry realized PnL).
+  std::vector<PositionRecord> positions(AccountId account) const;
   // Only the account's own orders: another account's id is "not found".
   std::optional<OrderRecord> order(AccountId account, OrderId id) const;
   std::optional<OrderRecord> order_by_client_id(AccountId account, const ClientOrderId& id) const;
@@ -130,6 +145,7 @@ class AccountReadModel final : public EventListener {
   struct Account {
     AccountSummary summary;
     std::map<uint32_t, BalanceRecord> balances;   // by asset
+    std::map<uint32_t, PositionRecord> positions; // by instrument
     std::map<uint64_t, OrderRecord> live;         // by order id
     std::map<uint64_t, OrderRecord> closed;       // by order id
     std::deque<uint64_t> closing_order;           // ids in the order they closed (eviction)

@@ -20,6 +20,7 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kExpireDayOrders: return sizeof(ExpireDayOrders);
     case CommandType::kHeartbeat: return sizeof(Heartbeat);
     case CommandType::kExternalTrade: return sizeof(ExternalTrade);
+    case CommandType::kSetMarginParams: return sizeof(SetMarginParams);
   }
   return 0;
 }

@@ -116,6 +116,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   ++epoch_;
   level_touches_.clear();
   removed_touches_.clear();
+  line_touches_.clear();
   traded_instrument_ = InstrumentId{};
 
   if (!gtd_heap_.empty() && gtd_heap_.front().expire_at <= c.header.timestamp) expire_gtd(c.header.timestamp);
@@ -135,11 +136,13 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kExpireDayOrders: expire_day_orders(c.payload.expire_day_orders); break;
     case CommandType::kHeartbeat: break;
     case CommandType::kExternalTrade: external_trade(c.payload.external_trade); break;
+    case CommandType::kSetMarginParams: set_margin_params(c.payload.set_margin_params); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
   run_triggers();
   emit_balance_changes();
+  emit_position_changes();
   emit_level_changes();
   return {events_.data(), events_.size()};
 }
@@ -374,7 +377,11 @@ void Engine::Impl::remove_live(uint32_t oi) {
 void Engine::Impl::finish(uint32_t oi) {
   Order& o = orders_[oi];
   const InstrumentState& in = *instrument_state(o.instrument);
-  if (o.hold) ledger_.unlock(o.account, o.side == Side::kBuy ? in.spec.quote : in.spec.base, o.hold);
+  if (o.product == Product::kMargin) {
+    add_reserve(o, -o.hold.value, -o.leaves().value);
+  } else if (o.hold) {
+    ledger_.unlock(o.account, o.side == Side::kBuy ? in.spec.quote : in.spec.base, o.hold);
+  }
   o.hold = Amount{};
   order_index_.erase(o.id.value);
   if (o.has_client_id) client_index_.erase({o.account, client_ids_[oi]});
@@ -505,22 +512,29 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
   const AssetId base = in.spec.base;
   const AssetId quote = in.spec.quote;
 
-  // Buyer: the hold shrinks to H(hold price, leaves); the cost is paid from
-  // the difference and the rest returns to available.
-  int64_t new_hold;
-  if (!buy_hold(in, buyer.hold_price, buyer.leaves(), &new_hold)) engine_panic("hold overflow");
-  const int64_t released = buyer.hold.value - new_hold;
-  const int64_t cost = n + buyer_fee;
-  if (released < cost) engine_panic("buy hold does not cover the fill");
-  ledger_.spend_locked(buyer.account, quote, Amount{cost});
-  ledger_.unlock(buyer.account, quote, Amount{released - cost});
-  buyer.hold = Amount{new_hold};
-  ledger_.credit(buyer.account, base, Amount{f.value});
-
-  // Seller: delivers base from its hold, receives the notional less its fee.
-  ledger_.spend_locked(seller.account, base, Amount{f.value});
-  seller.hold -= Amount{f.value};
-  ledger_.credit(seller.account, quote, Amount{n - seller_fee});
+  if (buyer.product == Product::kMargin) {
+    settle_margin_leg(buyer, in, px, f, n, buyer_fee);
+  } else {
+    // Buyer: the hold shrinks to H(hold price, leaves); the cost is paid
+    // from the difference and the rest returns to available.
+    int64_t new_hold;
+    if (!buy_hold(in, buyer.hold_price, buyer.leaves(), &new_hold)) engine_panic("hold overflow");
+    const int64_t released = buyer.hold.value - new_hold;
+    const int64_t cost = n + buyer_fee;
+    if (released < cost) engine_panic("buy hold does not cover the fill");
+    ledger_.spend_locked(buyer.account, quote, Amount{cost});
+    ledger_.unlock(buyer.account, quote, Amount{released - cost});
+    buyer.hold = Amount{new_hold};
+    ledger_.credit(buyer.account, base, Amount{f.value});
+  }
+  if (seller.product == Product::kMargin) {
+    settle_margin_leg(seller, in, px, f, n, seller_fee);
+  } else {
+    // Seller: delivers base from its hold, receives the notional less its fee.
+    ledger_.spend_locked(seller.account, base, Amount{f.value});
+    seller.hold -= Amount{f.value};
+    ledger_.credit(seller.account, quote, Amount{n - seller_fee});
+  }
   ledger_.credit(kFeeAccount, quote, Amount{fee_aggressor + fee_passive});
 
   Event& e = emit(EventType::kTrade);
@@ -614,7 +628,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (in.spec.status == InstrumentStatus::kHalted) return refuse(RejectReason::kInstrumentHalted);
   if (in.spec.status == InstrumentStatus::kClosed) return refuse(RejectReason::kInstrumentClosed);
   if (!valid_side(p.side) || !valid_type(p.type) || !valid_tif(p.tif) || static_cast<uint8_t>(p.stp) > 3 ||
-      p.post_only > 1) {
+      p.post_only > 1 || static_cast<uint8_t>(p.product) > 1) {
     return refuse(RejectReason::kInvalidOrder);
   }
   if (p.type == OrderType::kMarket && p.tif != TimeInForce::kIoc && p.tif != TimeInForce::kFok) {
@@ -668,26 +682,37 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   Price hold_price{};
   int64_t hold;
   AssetId hold_asset;
-  if (p.side == Side::kBuy) {
-    hold_asset = spec.quote;
-    switch (p.type) {
-      case OrderType::kMarket: hold_price = band_high(in); break;
-      case OrderType::kStopMarket:
-        if (!stop_market_hold_price(in, p.stop_price, &hold_price)) return refuse(RejectReason::kOverflow);
-        break;
-      default: hold_price = p.price; break;
+  const bool margin = p.product == Product::kMargin;
+  if (margin) {
+    if (!margin_hold_price(in, p.side, p.type, p.price, p.stop_price, &hold_price) ||
+        !notional(in, hold_price, p.qty, &hold)) {
+      return refuse(RejectReason::kOverflow);
     }
-    if (!buy_hold(in, hold_price, p.qty, &hold)) return refuse(RejectReason::kOverflow);
+    const RejectReason r = check_margin_order(acct, p.account, in, p.side, p.qty, 0, Qty{}, hold);
+    if (r != RejectReason::kNone) return refuse(r);
   } else {
-    hold_asset = spec.base;
-    hold = p.qty.value;
+    if (p.side == Side::kBuy) {
+      hold_asset = spec.quote;
+      switch (p.type) {
+        case OrderType::kMarket: hold_price = band_high(in); break;
+        case OrderType::kStopMarket:
+          if (!stop_market_hold_price(in, p.stop_price, &hold_price)) return refuse(RejectReason::kOverflow);
+          break;
+        default: hold_price = p.price; break;
+      }
+      if (!buy_hold(in, hold_price, p.qty, &hold)) return refuse(RejectReason::kOverflow);
+    } else {
+      hold_asset = spec.base;
+      hold = p.qty.value;
+    }
+    if (ledger_.get(p.account, hold_asset).available.value < hold) return refuse(RejectReason::kInsufficientFunds);
+    if (!margin_allows_debit(acct, p.account, hold_asset, hold)) return refuse(RejectReason::kInsufficientMargin);
   }
-  if (ledger_.get(p.account, hold_asset).available.value < hold) return refuse(RejectReason::kInsufficientFunds);
   const uint32_t oi = alloc_order();
   if (oi == kNil) return refuse(RejectReason::kCapacityExceeded);
 
   // Accepted.
-  ledger_.lock(p.account, hold_asset, Amount{hold});
+  if (!margin) ledger_.lock(p.account, hold_asset, Amount{hold});
   Order& o = orders_[oi];
   o = Order{};
   o.id = OrderId{next_order_id_++};
@@ -706,7 +731,9 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   o.tif = p.tif;
   o.stp = p.stp == StpMode::kAccountDefault ? acct.default_stp : p.stp;
   o.post_only = p.post_only;
+  o.product = p.product;
   o.state = OrderState::kActive;
+  if (margin) add_reserve(o, hold, p.qty.value);
   order_index_.insert(o.id.value, oi);
   if (o.has_client_id) client_index_.insert({o.account, p.client_order_id}, oi);
   o.acct_prev = acct.tail;
@@ -731,6 +758,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   e.accepted.stp = o.stp;
   e.accepted.post_only = o.post_only;
   e.accepted.pending_trigger = stop ? 1 : 0;
+  e.accepted.product = o.product;
 
   if (stop) {
     o.state = OrderState::kPendingTrigger;
@@ -813,24 +841,41 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   Price hold_price = o.hold_price;
   int64_t hold;
   AssetId hold_asset;
-  if (o.side == Side::kBuy) {
-    hold_asset = spec.quote;
-    if (o.type == OrderType::kStopMarket) {
-      if (!stop_market_hold_price(in, stop_price, &hold_price)) return refuse(RejectReason::kOverflow);
-    } else {
-      hold_price = price;
+  const bool margin = o.product == Product::kMargin;
+  if (margin) {
+    if (!margin_hold_price(in, o.side, o.type, price, stop_price, &hold_price) ||
+        !notional(in, hold_price, leaves, &hold)) {
+      return refuse(RejectReason::kOverflow);
     }
-    if (!buy_hold(in, hold_price, leaves, &hold)) return refuse(RejectReason::kOverflow);
+    const RejectReason r = check_margin_order(acct, a.account, in, o.side, leaves, o.hold.value, o.leaves(), hold);
+    if (r != RejectReason::kNone) return refuse(r);
   } else {
-    hold_asset = spec.base;
-    hold = leaves.value;
-  }
-  if (hold > o.hold.value && ledger_.get(o.account, hold_asset).available.value < hold - o.hold.value) {
-    return refuse(RejectReason::kInsufficientFunds);
+    if (o.side == Side::kBuy) {
+      hold_asset = spec.quote;
+      if (o.type == OrderType::kStopMarket) {
+        if (!stop_market_hold_price(in, stop_price, &hold_price)) return refuse(RejectReason::kOverflow);
+      } else {
+        hold_price = price;
+      }
+      if (!buy_hold(in, hold_price, leaves, &hold)) return refuse(RejectReason::kOverflow);
+    } else {
+      hold_asset = spec.base;
+      hold = leaves.value;
+    }
+    if (hold > o.hold.value) {
+      if (ledger_.get(o.account, hold_asset).available.value < hold - o.hold.value) {
+        return refuse(RejectReason::kInsufficientFunds);
+      }
+      if (!margin_allows_debit(acct, a.account, hold_asset, hold - o.hold.value)) {
+        return refuse(RejectReason::kInsufficientMargin);
+      }
+    }
   }
 
   // Applied.
-  if (hold > o.hold.value) {
+  if (margin) {
+    add_reserve(o, hold - o.hold.value, leaves.value - o.leaves().value);
+  } else if (hold > o.hold.value) {
     ledger_.lock(o.account, hold_asset, Amount{hold - o.hold.value});
   } else if (hold < o.hold.value) {
     ledger_.unlock(o.account, hold_asset, Amount{o.hold.value - hold});
@@ -893,6 +938,10 @@ void Engine::Impl::transfer(const Transfer& t, bool deposit) {
   if (deposit) {
     if (!ledger_.deposit(t.account, t.asset, t.amount)) return refuse(RejectReason::kOverflow);
   } else {
+    if (ledger_.get(t.account, t.asset).available < t.amount) return refuse(RejectReason::kInsufficientFunds);
+    if (!margin_allows_debit(accounts_[t.account.value], t.account, t.asset, t.amount.value)) {
+      return refuse(RejectReason::kInsufficientMargin);
+    }
     if (!ledger_.withdraw(t.account, t.asset, t.amount)) return refuse(RejectReason::kInsufficientFunds);
   }
   Event& e = emit(EventType::kTransferCompleted);
@@ -1005,18 +1054,20 @@ void Engine::Impl::configure_account(const ConfigureAccount& c) {
   auto refuse = [&](RejectReason r) { reject(r, ClientOrderId{}, OrderId{}, c.account, InstrumentId{}); };
   if (c.account.value == 0 || c.account.value >= cfg_.max_accounts) return refuse(RejectReason::kInvalidAccount);
   const auto stp = static_cast<uint8_t>(c.default_stp);
-  if (stp < 1 || stp > 3) return refuse(RejectReason::kInvalidCommand);
+  if (stp < 1 || stp > 3 || c.margin_tier > kMarginTiers) return refuse(RejectReason::kInvalidCommand);
   AccountState& a = accounts_[c.account.value];
   if (!a.exists) {
     a = AccountState{};
     a.exists = true;
   }
   a.default_stp = c.default_stp;
+  a.margin_tier = c.margin_tier;
   a.max_open_orders = c.max_open_orders ? c.max_open_orders : cfg_.default_max_open_orders;
   Event& e = emit(EventType::kAccountConfigured);
   e.account_configured.account = c.account;
   e.account_configured.max_open_orders = a.max_open_orders;
   e.account_configured.default_stp = a.default_stp;
+  e.account_configured.margin_tier = a.margin_tier;
 }
 
 void Engine::Impl::set_account_enabled(const SetAccountEnabled& s) {
@@ -1073,9 +1124,10 @@ OrderView Engine::Impl::view_of(uint32_t oi) const {
   v.qty = o.qty;
   v.filled = o.filled;
   v.hold = o.hold;
-  v.hold_asset = o.side == Side::kBuy ? in.spec.quote : in.spec.base;
+  v.hold_asset = o.side == Side::kBuy || o.product == Product::kMargin ? in.spec.quote : in.spec.base;
   v.expire_at = o.expire_at;
   v.client_order_id = client_ids_[oi];
+  v.product = o.product;
   return v;
 }
 
@@ -1086,14 +1138,14 @@ const AssetSpec* Engine::Impl::asset(AssetId id) const {
 const InstrumentView* Engine::Impl::instrument(InstrumentId id) const {
   const InstrumentState* in = instrument_state(id);
   if (in == nullptr) return nullptr;
-  instrument_view_ = {in->spec, in->last_price, band_low(*in), band_high(*in), Amount{in->divisor}};
+  instrument_view_ = {in->spec, in->last_price, band_low(*in), band_high(*in), Amount{in->divisor}, in->margin};
   return &instrument_view_;
 }
 
 const AccountView* Engine::Impl::account(AccountId id) const {
   if (id.value >= accounts_.size() || !accounts_[id.value].exists) return nullptr;
   const AccountState& a = accounts_[id.value];
-  account_view_ = {id, a.enabled, a.default_stp, a.max_open_orders, a.open_orders};
+  account_view_ = {id, a.enabled, a.default_stp, a.max_open_orders, a.open_orders, a.margin_tier};
   return &account_view_;
 }
 
@@ -1168,6 +1220,12 @@ void Engine::for_each_account(const std::function<void(const AccountView&)>& fn)
   impl_->for_each_account(fn);
 }
 std::size_t Engine::live_order_count() const { return impl_->live_order_count(); }
+Price Engine::mark_price(InstrumentId id) const { return impl_->mark_price(id); }
+void Engine::for_each_position(const std::function<void(const PositionView&)>& fn) const {
+  impl_->for_each_position(fn);
+}
+MarginView Engine::margin(AccountId account, AssetId collateral) const { return impl_->margin(account, collateral); }
+Amount Engine::margin_pool(AssetId asset) const { return impl_->margin_pool(asset); }
 void Engine::serialize(std::vector<unsigned char>* out) const { impl_->serialize(out); }
 bool Engine::restore(std::span<const unsigned char> data) { return impl_->restore(data); }
 

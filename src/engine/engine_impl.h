@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bourse/engine/engine.h"
+#include "bourse/engine/position.h"
 #include "ledger.h"
 #include "open_hash_map.h"
 #include "order_book.h"
@@ -19,6 +20,7 @@ struct InstrumentState {
   int64_t divisor = 1;       // D in docs/engine.md
   int32_t hold_fee_ppm = 0;  // max(maker, taker)
   Book book;
+  SetMarginParams margin{};  // mark_source 0: never set (marked at the last price, no margin trading)
   // The band for `band_ref`, recomputed only when the reference price moves
   // (two 128-bit divisions saved on every order).
   mutable Price band_ref;
@@ -26,13 +28,35 @@ struct InstrumentState {
   mutable Price band_high;
 };
 
+// An account's MARGIN state in one instrument: the position and the
+// reserves of its open MARGIN orders. Lines are never removed (a flat
+// position keeps its realized PnL).
+struct MarginLine {
+  InstrumentId instrument;
+  position::Position pos;
+  Int128 fees = 0;
+  Int128 buy_reserve = 0, sell_reserve = 0;  // Σ o.hold of open MARGIN orders per side
+  Int128 buy_open = 0, sell_open = 0;        // Σ leaves of those orders (bounds the position)
+  // The line's state when the current command first touched it.
+  uint64_t epoch = 0;
+  position::Position before;
+  Int128 before_fees = 0;
+};
+
 struct AccountState {
   bool exists = false;
   bool enabled = true;
   StpMode default_stp = StpMode::kCancelNewest;
+  uint8_t margin_tier = 0;
   uint32_t max_open_orders = 0;
   uint32_t open_orders = 0;
   uint32_t head = kNil, tail = kNil;  // live orders, ascending id
+  std::vector<MarginLine> lines;      // ascending instrument id
+};
+
+struct LineTouch {
+  uint32_t account;
+  uint32_t line;  // index in the account's lines
 };
 
 struct IdHash {
@@ -97,6 +121,10 @@ class Engine::Impl {
   void for_each_instrument(const std::function<void(const InstrumentView&)>& fn) const;
   void for_each_account(const std::function<void(const AccountView&)>& fn) const;
   std::size_t live_order_count() const { return order_index_.size(); }
+  Price mark_price(InstrumentId id) const;
+  void for_each_position(const std::function<void(const PositionView&)>& fn) const;
+  MarginView margin(AccountId account, AssetId collateral) const;
+  Amount margin_pool(AssetId asset) const { return ledger_.pool(asset); }
 
   void serialize(std::vector<unsigned char>* out) const;
   bool restore(std::span<const unsigned char> data);
@@ -124,6 +152,31 @@ class Engine::Impl {
   void set_account_enabled(const SetAccountEnabled& s);
   void expire_day_orders(const ExpireDayOrders& e);
   void external_trade(const ExternalTrade& t);
+  void set_margin_params(const SetMarginParams& m);
+
+  // Margin (margin.cpp).
+  Price mark_of(const InstrumentState& in) const;
+  detail::MarginLine* find_line(AccountState& a, InstrumentId id);
+  const detail::MarginLine* find_line(const AccountState& a, InstrumentId id) const;
+  detail::MarginLine& line_for(AccountId account, InstrumentId id);  // creates it
+  void touch_line(AccountId account, detail::AccountState& a, detail::MarginLine& line);
+  // The account's margin in `collateral`, as if `extra` more reserve (and
+  // `extra_open` more open quantity) sat on `side` of `instrument`.
+  MarginView margin_with(const AccountState& a, AccountId account, AssetId collateral, InstrumentId instrument,
+                         Side side, Int128 extra) const;
+  // Whether taking `amount` of `asset` out of available (a CASH hold or a
+  // withdrawal) leaves the account's free margin in it non-negative.
+  bool margin_allows_debit(const AccountState& a, AccountId account, AssetId asset, int64_t amount) const;
+  // The price a MARGIN order's reserve is computed at: the limit price;
+  // for MARKET the band limit it is protected by; for STOP_MARKET buys the
+  // same as a CASH hold, sells their stop price.
+  bool margin_hold_price(const InstrumentState& in, Side side, OrderType type, Price price, Price stop,
+                         Price* out) const;
+  RejectReason check_margin_order(const AccountState& a, AccountId account, const InstrumentState& in, Side side,
+                                  Qty qty, Int128 old_reserve, Qty old_leaves, int64_t new_reserve) const;
+  void add_reserve(const Order& o, int64_t reserve_delta, int64_t open_delta);
+  void settle_margin_leg(Order& o, const InstrumentState& in, Price px, Qty f, int64_t n, int64_t fee_amount);
+  void emit_position_changes();
 
   // Order lifecycle.
   void execute(uint32_t oi, Price limit);
@@ -214,6 +267,7 @@ class Engine::Impl {
   std::vector<uint32_t> removed_touches_;  // indexes of touches whose level was removed
   InstrumentId traded_instrument_;
   std::vector<uint32_t> scratch_;
+  std::vector<detail::LineTouch> line_touches_;
 
   // Query caches (views handed out by pointer).
   mutable InstrumentView instrument_view_;

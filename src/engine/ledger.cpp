@@ -18,13 +18,15 @@ namespace {
 Ledger::Ledger(uint32_t max_accounts, uint32_t max_assets)
     : max_assets_(max_assets),
       slots_(static_cast<std::size_t>(max_accounts) * max_assets),
-      supply_(max_assets) {
+      supply_(max_assets),
+      pool_(max_assets) {
   touched_.reserve(4096);
 }
 
 void Ledger::clear() {
   for (Slot& s : slots_) s = Slot{};
   for (Amount& a : supply_) a = Amount{};
+  for (Amount& a : pool_) a = Amount{};
   touched_.clear();
 }
 
@@ -81,6 +83,16 @@ void Ledger::debit_available(AccountId account, AssetId asset, Amount amount) {
   Slot& s = touch(account, asset);
   if (s.available < amount) ledger_panic("debit more than available");
   s.available -= amount;
+}
+
+void Ledger::adjust_available(AccountId account, AssetId asset, int64_t delta) {
+  Slot& s = touch(account, asset);
+  if (!checked_add(s.available.value, delta, &s.available.value)) ledger_panic("margin settlement overflows a balance");
+}
+
+void Ledger::adjust_pool(AssetId asset, int64_t delta) {
+  Amount& p = pool_[asset.value];
+  if (!checked_add(p.value, delta, &p.value)) ledger_panic("margin settlement overflows the pool");
 }
 
 }  // namespace bourse::detail

@@ -1,5 +1,6 @@
 // Balances per (account, asset): available and locked, plus each asset's
-// total supply (deposits − withdrawals). Owned by the Engine; engine thread
+// total supply (deposits − withdrawals) and the margin pool's signed balance
+// (Σ balances + pool = supply). Owned by the Engine; engine thread
 // only. Every mutation records the balance's value at the start of the
 // command so that the engine can emit one BalanceChanged per changed
 // balance. Overflow is impossible by construction: deposits are refused past
@@ -35,6 +36,12 @@ class Ledger {
   void spend_locked(AccountId account, AssetId asset, Amount amount);
   void credit(AccountId account, AssetId asset, Amount amount);
   void debit_available(AccountId account, AssetId asset, Amount amount);
+  // MARGIN settlement: available may go below zero (the account owes the
+  // pool) and the pool may hold either sign. Aborts only if int64 would
+  // wrap, which the supply bound makes unreachable in practice.
+  void adjust_available(AccountId account, AssetId asset, int64_t delta);
+  void adjust_pool(AssetId asset, int64_t delta);
+  Amount pool(AssetId asset) const { return pool_[asset.value]; }
 
   // Starts a new command: forgets the previous command's touches.
   void begin_command() {
@@ -56,6 +63,7 @@ class Ledger {
     s.locked = b.locked;
   }
   void set_supply(AssetId asset, Amount a) { supply_[asset.value] = a; }
+  void set_pool(AssetId asset, Amount a) { pool_[asset.value] = a; }
   void clear();
   uint32_t max_assets() const { return max_assets_; }
 
@@ -73,6 +81,7 @@ class Ledger {
   uint32_t max_assets_;
   std::vector<Slot> slots_;
   std::vector<Amount> supply_;
+  std::vector<Amount> pool_;  // margin pool per asset (signed)
   std::vector<Touched> touched_;
   uint64_t epoch_ = 1;
 };

@@ -21,6 +21,8 @@ const char* event_type_name(EventType t) {
     case EventType::kAccountConfigured: return "ACCOUNT_CONFIGURED";
     case EventType::kAccountStatusChanged: return "ACCOUNT_STATUS_CHANGED";
     case EventType::kExternalTradeApplied: return "EXTERNAL_TRADE";
+    case EventType::kPositionChanged: return "POSITION_CHANGED";
+    case EventType::kMarginParamsSet: return "MARGIN_PARAMS_SET";
   }
   return "UNKNOWN";
 }
@@ -64,6 +66,9 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kInstrumentExternal: return "INSTRUMENT_EXTERNAL";
     case RejectReason::kNotExternal: return "NOT_EXTERNAL";
     case RejectReason::kInvalidExternalTrade: return "INVALID_EXTERNAL_TRADE";
+    case RejectReason::kInsufficientMargin: return "INSUFFICIENT_MARGIN";
+    case RejectReason::kMarginNotAllowed: return "MARGIN_NOT_ALLOWED";
+    case RejectReason::kInvalidMarginParams: return "INVALID_MARGIN_PARAMS";
   }
   return "UNKNOWN";
 }
@@ -98,6 +103,7 @@ const char* command_type_name(CommandType t) {
     case CommandType::kExpireDayOrders: return "EXPIRE_DAY_ORDERS";
     case CommandType::kHeartbeat: return "HEARTBEAT";
     case CommandType::kExternalTrade: return "EXTERNAL_TRADE";
+    case CommandType::kSetMarginParams: return "SET_MARGIN_PARAMS";
   }
   return "UNKNOWN";
 }
@@ -121,6 +127,23 @@ const char* tif_name(TimeInForce t) {
     case TimeInForce::kFok: return "FOK";
     case TimeInForce::kDay: return "DAY";
     case TimeInForce::kGtd: return "GTD";
+  }
+  return "UNKNOWN";
+}
+
+const char* product_name(Product p) {
+  switch (p) {
+    case Product::kCash: return "CASH";
+    case Product::kMargin: return "MARGIN";
+  }
+  return "UNKNOWN";
+}
+
+const char* mark_source_name(MarkSource m) {
+  switch (m) {
+    case MarkSource::kLast: return "LAST";
+    case MarkSource::kMid: return "MID";
+    case MarkSource::kReference: return "REFERENCE";
   }
   return "UNKNOWN";
 }

@@ -37,6 +37,7 @@ struct Order {
   TimeInForce tif = TimeInForce::kGtc;
   StpMode stp = StpMode::kCancelNewest;
   uint8_t post_only = 0;
+  Product product = Product::kCash;  // MARGIN: `hold` is the reserve notional, nothing is locked
   uint8_t has_client_id = 0;  // the id itself is cold: Engine::Impl::client_ids_
   OrderState state = OrderState::kFree;
 

@@ -19,7 +19,9 @@ using detail::OrderState;
 namespace {
 
 constexpr char kMagic[8] = {'B', 'R', 'S', 'S', 'N', 'A', 'P', '1'};
-constexpr uint32_t kVersion = 1;
+// 2 added margin: asset pools, instrument margin terms, account tiers,
+// order products, position lines. Version 1 snapshots still restore.
+constexpr uint32_t kVersion = 2;
 
 class Writer {
  public:
@@ -60,7 +62,8 @@ struct OrderRecord {
   int64_t price, stop_price, hold_price, qty, filled, hold, expire_at;
   uint32_t account, instrument;
   uint8_t side, type, tif, stp, post_only, pending;
-  uint8_t reserved[2];
+  uint8_t product;  // version 2; 0 (CASH) in version 1
+  uint8_t reserved;
 };
 static_assert(std::has_unique_object_representations_v<OrderRecord> && sizeof(OrderRecord) == 112);
 
@@ -72,6 +75,13 @@ struct Header {
   int64_t last_timestamp;
 };
 static_assert(std::has_unique_object_representations_v<Header>);
+
+struct LineRecord {
+  uint32_t account, instrument;
+  int64_t qty;
+  Wide cost, realized, fees;
+};
+static_assert(std::has_unique_object_representations_v<LineRecord> && sizeof(LineRecord) == 64);
 
 }  // namespace
 
@@ -99,6 +109,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     if (a.code.empty()) continue;
     w.put(a);
     w.put(ledger_.supply(a.id).value);
+    w.put(ledger_.pool(a.id).value);
   }
 
   n = 0;
@@ -108,6 +119,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     if (!in) continue;
     w.put(in->spec);
     w.put(in->last_price.value);
+    w.put(in->margin);
   }
 
   n = 0;
@@ -120,6 +132,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(static_cast<uint8_t>(a.enabled ? 1 : 0));
     w.put(static_cast<uint8_t>(a.default_stp));
     w.put(a.max_open_orders);
+    w.put(a.margin_tier);
   }
 
   // Balances: every nonzero (account, asset), ascending.
@@ -166,8 +179,25 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     r.stp = static_cast<uint8_t>(o.stp);
     r.post_only = o.post_only;
     r.pending = o.state == OrderState::kPendingTrigger ? 1 : 0;
+    r.product = static_cast<uint8_t>(o.product);
     w.put(r);
   }
+
+  // Margin lines with a position or history, ascending (account,
+  // instrument); reserves are derived from the orders above.
+  std::vector<LineRecord> lines;
+  for (uint32_t acct = 1; acct < accounts_.size(); ++acct) {
+    const std::size_t first = lines.size();
+    for (const detail::MarginLine& l : accounts_[acct].lines) {
+      if (l.pos.qty == 0 && l.pos.cost == 0 && l.pos.realized == 0 && l.fees == 0) continue;
+      lines.push_back({acct, l.instrument.value, l.pos.qty, Wide::of(l.pos.cost), Wide::of(l.pos.realized),
+                       Wide::of(l.fees)});
+    }
+    std::sort(lines.begin() + static_cast<std::ptrdiff_t>(first), lines.end(),
+              [](const LineRecord& x, const LineRecord& y) { return x.instrument < y.instrument; });
+  }
+  w.put(static_cast<uint32_t>(lines.size()));
+  for (const LineRecord& l : lines) w.put(l);
 
   // Book priority: per instrument, bids then asks, best level first, FIFO.
   for (const auto& in : instruments_) {
@@ -192,7 +222,10 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     return false;
   };
   Header h;
-  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.version != kVersion) return fail();
+  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.version < 1 || h.version > kVersion) {
+    return fail();
+  }
+  const bool v2 = h.version >= 2;
   // Every setting that changes how commands resolve must match, or replaying
   // the journal on top would not reproduce what clients were told.
   if (h.max_accounts != cfg_.max_accounts || h.max_assets != cfg_.max_assets ||
@@ -210,23 +243,30 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
   for (uint32_t i = 0; i < n; ++i) {
     AssetSpec a;
     int64_t supply;
-    if (!r.get(&a) || !r.get(&supply) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty() ||
+    int64_t pool = 0;
+    if (!r.get(&a) || !r.get(&supply) || (v2 && !r.get(&pool)) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty() ||
         a.scale < 0 || a.scale > 18 || supply < 0 || !assets_[a.id.value].code.empty()) {
       return fail();
     }
     assets_[a.id.value] = a;
     ledger_.set_supply(a.id, Amount{supply});
+    ledger_.set_pool(a.id, Amount{pool});
   }
 
   if (!r.get(&n)) return fail();
   for (uint32_t i = 0; i < n; ++i) {
     InstrumentSpec s;
     int64_t last;
-    if (!r.get(&s) || !r.get(&last) || s.id.value == 0 || s.id.value >= cfg_.max_instruments) return fail();
+    SetMarginParams margin{};
+    if (!r.get(&s) || !r.get(&last) || (v2 && !r.get(&margin)) || s.id.value == 0 ||
+        s.id.value >= cfg_.max_instruments) {
+      return fail();
+    }
     if (asset(s.base) == nullptr || asset(s.quote) == nullptr || instrument_state(s.id) != nullptr) return fail();
     auto state = make_instrument(s);
     if (!state || last < 0) return fail();
     state->last_price = Price{last};
+    state->margin = margin;
     instruments_[s.id.value] = std::move(state);
   }
 
@@ -234,13 +274,18 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t id, max_open;
     uint8_t enabled, stp;
-    if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open)) return fail();
-    if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3 || enabled > 1 || accounts_[id].exists) return fail();
+    uint8_t tier = 0;
+    if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open) || (v2 && !r.get(&tier))) return fail();
+    if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3 || enabled > 1 || tier > kMarginTiers ||
+        accounts_[id].exists) {
+      return fail();
+    }
     AccountState& a = accounts_[id];
     a.exists = true;
     a.enabled = enabled != 0;
     a.default_stp = static_cast<StpMode>(stp);
     a.max_open_orders = max_open;
+    a.margin_tier = tier;
   }
 
   if (!r.get(&n)) return fail();
@@ -248,8 +293,9 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     uint32_t acct, asset_id;
     int64_t available, locked;
     if (!r.get(&acct) || !r.get(&asset_id) || !r.get(&available) || !r.get(&locked)) return fail();
+    // available below zero is a MARGIN account's debt to the pool.
     if (acct >= cfg_.max_accounts || !accounts_[acct].exists || asset(AssetId{asset_id}) == nullptr ||
-        available < 0 || locked < 0) {
+        (!v2 && available < 0) || locked < 0) {
       return fail();
     }
     ledger_.set_raw(AccountId{acct}, AssetId{asset_id}, {Amount{available}, Amount{locked}});
@@ -272,7 +318,8 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     const bool stop_type = rec.type == static_cast<uint8_t>(OrderType::kStopLimit) ||
                            rec.type == static_cast<uint8_t>(OrderType::kStopMarket);
     if (rec.type < 1 || rec.type > 4 || rec.tif < 1 || rec.tif > 5 || rec.stp < 1 || rec.stp > 3 ||
-        rec.post_only > 1 || rec.pending > 1 || (rec.pending ? !stop_type : !limit_type) || rec.qty <= 0 ||
+        rec.post_only > 1 || rec.pending > 1 || rec.product > 1 || rec.reserved != 0 ||
+        (rec.pending ? !stop_type : !limit_type) || rec.qty <= 0 ||
         rec.filled < 0 || rec.filled >= rec.qty || rec.hold < 0 || rec.price < 0 || rec.stop_price < 0) {
       return fail();
     }
@@ -282,7 +329,15 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (limit_type ? rec.price <= 0 : rec.price != 0) return fail();
     if (stop_type ? rec.stop_price <= 0 : rec.stop_price != 0) return fail();
     const Qty leaves{rec.qty - rec.filled};
-    if (rec.side == static_cast<uint8_t>(Side::kBuy)) {
+    const bool margin = rec.product == static_cast<uint8_t>(Product::kMargin);
+    if (margin) {
+      // A MARGIN order's hold is its reserve at its hold price.
+      int64_t expected_reserve;
+      if (rec.hold_price <= 0 || rec.hold_price % in->spec.tick_size.value != 0 ||
+          !notional(*in, Price{rec.hold_price}, leaves, &expected_reserve) || rec.hold != expected_reserve) {
+        return fail();
+      }
+    } else if (rec.side == static_cast<uint8_t>(Side::kBuy)) {
       Price expected_hold_price{rec.price};
       if (stop_market && !stop_market_hold_price(*in, Price{rec.stop_price}, &expected_hold_price)) return fail();
       int64_t expected_hold;
@@ -293,7 +348,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     } else if (rec.hold_price != 0 || rec.hold != leaves.value) {
       return fail();
     }
-    holds[{rec.account, rec.side == 1 ? in->spec.quote.value : in->spec.base.value}] += rec.hold;
+    if (!margin) holds[{rec.account, rec.side == 1 ? in->spec.quote.value : in->spec.base.value}] += rec.hold;
     const uint32_t oi = alloc_order();
     if (oi == kNil) return fail();
     Order& o = orders_[oi];
@@ -315,7 +370,9 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     o.tif = static_cast<TimeInForce>(rec.tif);
     o.stp = static_cast<StpMode>(rec.stp);
     o.post_only = rec.post_only;
+    o.product = static_cast<Product>(rec.product);
     o.state = OrderState::kActive;
+    if (margin) add_reserve(o, o.hold.value, leaves.value);
     order_index_.insert(rec.id, oi);
     if (o.has_client_id) client_index_.insert({o.account, rec.client_order_id}, oi);
     AccountState& a = accounts_[rec.account];
@@ -330,6 +387,27 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (rec.pending) {
       o.state = OrderState::kPendingTrigger;
       in->book.stops(o.side).insert({o.stop_price, o.id, oi});
+    }
+  }
+  if (v2) {
+    if (!r.get(&n)) return fail();
+    for (uint32_t i = 0; i < n; ++i) {
+      LineRecord rec;
+      if (!r.get(&rec) || rec.account == 0 || rec.account >= cfg_.max_accounts || !accounts_[rec.account].exists ||
+          instrument_state(InstrumentId{rec.instrument}) == nullptr) {
+        return fail();
+      }
+      AccountState& a = accounts_[rec.account];
+      const detail::MarginLine* existing = find_line(a, InstrumentId{rec.instrument});
+      if (existing != nullptr && (existing->pos.qty != 0 || existing->pos.cost != 0 || existing->pos.realized != 0 ||
+                                  existing->fees != 0)) {
+        return fail();  // the same line twice
+      }
+      detail::MarginLine& l = line_for(AccountId{rec.account}, InstrumentId{rec.instrument});
+      l.pos = {rec.qty, rec.cost.get(), rec.realized.get()};
+      l.fees = rec.fees.get();
+      // A flat position has no entry value left (a full close releases it all).
+      if ((rec.qty == 0) != (l.pos.cost == 0) || (rec.qty != 0 && (rec.qty > 0) != (l.pos.cost > 0))) return fail();
     }
   }
   std::make_heap(gtd_heap_.begin(), gtd_heap_.end(), [](const detail::GtdEntry& x, const detail::GtdEntry& y) {
@@ -375,6 +453,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
   if (!consistent) return fail();
   // Ledger invariants: locked = the holds of live orders; supply = all balances.
   std::vector<Int128> total(cfg_.max_assets, 0);
+  for (uint32_t a = 1; a < cfg_.max_assets; ++a) total[a] = ledger_.pool(AssetId{a}).value;
   for (uint32_t acct = 0; acct < accounts_.size() && consistent; ++acct) {
     if (!accounts_[acct].exists) continue;
     for (uint32_t a = 1; a < cfg_.max_assets; ++a) {

@@ -105,6 +105,14 @@ Problem problem_from_reject(RejectReason reason) {
       p.status = 422;
       p.detail = "this instrument trades on another market: its prices are market data here, it takes no orders";
       break;
+    case RejectReason::kInsufficientMargin:
+      p.status = 422;
+      p.detail = "free margin (equity less initial margin of positions and open orders) would fall below zero";
+      break;
+    case RejectReason::kMarginNotAllowed:
+      p.status = 422;
+      p.detail = "this account cannot trade this instrument on margin (cash-only account, or no rate for its tier)";
+      break;
     default:
       p.status = 422;
       p.detail = std::string("rejected by the engine: ") + reject_reason_name(reason);

@@ -7,6 +7,7 @@
 #include "bourse/core/crc32c.h"
 #include "bourse/core/decimal.h"
 #include "bourse/engine/event.h"
+#include "bourse/engine/position.h"
 
 #include "accounts/account_read_model.h"
 
@@ -15,6 +16,18 @@ namespace bourse::gateway {
 std::string price_text(const marketdata::InstrumentInfo& i, Price p) { return format_decimal(p.value, i.spec.price_scale); }
 std::string qty_text(const marketdata::InstrumentInfo& i, Qty q) { return format_decimal(q.value, i.base.scale); }
 std::string quote_text(const marketdata::InstrumentInfo& i, Amount a) { return format_decimal(a.value, i.quote.scale); }
+
+std::string wide_text(Int128 v, int scale) {
+  if (v >= INT64_MIN && v <= INT64_MAX) return format_decimal(static_cast<int64_t>(v), scale);
+  const bool negative = v < 0;
+  std::string digits;
+  for (; v != 0; v /= 10) {
+    const auto d = static_cast<int>(v % 10);
+    digits.insert(digits.begin(), static_cast<char>('0' + (d < 0 ? -d : d)));
+  }
+  if (scale > 0) digits.insert(digits.end() - scale, '.');  // |v| > INT64_MAX has more than 18 digits
+  return negative ? "-" + digits : digits;
+}
 
 const char* instrument_status_name(InstrumentStatus s) {
   switch (s) {
@@ -48,6 +61,19 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i) {
   w.field("taker_fee_ppm", s.taker_fee_ppm);
   w.key("last_price");
   if (i.last_price.value != 0) w.value(price_text(i, i.last_price)); else w.null();
+  // Margin terms: how positions are marked and, per account tier, the
+  // initial and maintenance rates (ppm of position value; absent tiers
+  // cannot trade it on margin).
+  const SetMarginParams& m = i.margin;
+  w.key("margin").begin_object();
+  w.field("mark_source", static_cast<uint8_t>(m.mark_source) == 0 ? "LAST" : mark_source_name(m.mark_source));
+  w.key("tiers").begin_array();
+  for (int t = 0; t < kMarginTiers; ++t) {
+    if (m.initial_ppm[t] == 0) continue;
+    w.begin_object().field("tier", t + 1).field("initial_ppm", m.initial_ppm[t]);
+    w.field("maintenance_ppm", m.maintenance_ppm[t]).end_object();
+  }
+  w.end_array().end_object();
   w.end_object();
 }
 
@@ -268,6 +294,7 @@ void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const acco
   if (avg && o.notional_filled.value > 0) w.value(price_text(i, Price{*avg})); else w.null();
   w.field("fees", quote_text(i, o.fees));
   w.field("status", accounts::order_status_name(o.status));
+  w.field("product", product_name(o.product));
   w.key("reason");
   if (o.status == accounts::OrderStatus::kCancelled) {
     w.value(cancel_reason_name(static_cast<CancelReason>(o.end_reason)));
@@ -280,6 +307,34 @@ void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const acco
   if (o.expire_at) w.value(to_millis(o.expire_at)); else w.null();
   w.field("created", to_millis(o.created));
   w.field("updated", to_millis(o.updated));
+  w.end_object();
+}
+
+void render_position(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::PositionRecord& p, Price mark) {
+  const int64_t d = *pow10(i.spec.price_scale + i.base.scale - i.quote.scale);  // the engine checked it fits
+  const Int128 value = position::value(p.qty, mark, d);
+  w.begin_object();
+  w.field("symbol", i.spec.symbol.view());
+  w.field("product", "MARGIN");
+  w.field("side", p.qty > 0 ? "LONG" : p.qty < 0 ? "SHORT" : "FLAT");
+  w.field("qty", format_decimal(p.qty, i.base.scale));
+  // Average entry price, floored to the price scale: |cost| × D / |qty|.
+  w.key("avg_entry_price");
+  if (p.qty != 0) {
+    const Int128 avg = position::abs128(p.cost) / position::abs128(p.qty) * d +
+                       position::abs128(p.cost) % position::abs128(p.qty) * d / position::abs128(p.qty);
+    w.value(wide_text(avg, i.spec.price_scale));
+  } else {
+    w.null();
+  }
+  w.field("cost", wide_text(p.cost, i.quote.scale));
+  w.field("mark_price", price_text(i, mark));
+  w.field("market_value", wide_text(value, i.quote.scale));
+  w.field("unrealized_pnl", wide_text(value - p.cost, i.quote.scale));
+  w.field("realized_pnl", wide_text(p.realized, i.quote.scale));
+  w.field("fees", wide_text(p.fees, i.quote.scale));
+  w.field("currency", i.quote.code.view());
+  w.field("updated", to_millis(p.updated));
   w.end_object();
 }
 
@@ -309,6 +364,7 @@ accounts::OrderRecord order_record_of(const store::OrderHistoryRow& r) {
   o.type = static_cast<OrderType>(r.type);
   o.tif = static_cast<TimeInForce>(r.tif);
   o.post_only = r.post_only;
+  o.product = static_cast<Product>(r.product);
   o.price = Price{r.price};
   o.stop_price = Price{r.stop_price};
   o.qty = Qty{r.qty};

@@ -43,5 +43,10 @@ void render_order(JsonWriter& w, const marketdata::InstrumentInfo& i, const acco
 // An order as the history store keeps it, in the read model's form.
 accounts::OrderRecord order_record_of(const store::OrderHistoryRow& row);
 void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::FillRecord& f);
+// A MARGIN position valued at `mark`: signed qty, average entry price,
+// cost, market value, unrealized and realized PnL, fees (quote asset).
+void render_position(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::PositionRecord& p, Price mark);
+// An exact signed 128-bit amount as a decimal with `scale` places.
+std::string wide_text(Int128 v, int scale);
 
 }  // namespace bourse::gateway

@@ -123,6 +123,7 @@ class RestApi {
   // Account.
   void get_account(const std::shared_ptr<Call>& call);
   void get_balances(const std::shared_ptr<Call>& call);
+  void get_positions(const std::shared_ptr<Call>& call);
   // Trading.
   void post_order(const std::shared_ptr<Call>& call);
   void get_orders(const std::shared_ptr<Call>& call);
@@ -140,6 +141,8 @@ class RestApi {
   void post_transfer(const std::shared_ptr<Call>& call, bool deposit);
   void post_instrument_status(const std::shared_ptr<Call>& call);
   void post_account_status(const std::shared_ptr<Call>& call);
+  void post_instrument_margin(const std::shared_ptr<Call>& call);
+  void post_account_margin(const std::shared_ptr<Call>& call);
   void post_asset(const std::shared_ptr<Call>& call);
   void post_instrument(const std::shared_ptr<Call>& call);
   // Replies to an admin command with the engine's verdict.

@@ -238,6 +238,7 @@ void RestApi::add_private_routes() {
   private_route("DELETE", "/v1/api-keys/{key_id}", kScopeRead, BOURSE_BIND(delete_api_key));
   private_route("GET", "/v1/account", kScopeRead, BOURSE_BIND(get_account));
   private_route("GET", "/v1/balances", kScopeRead, BOURSE_BIND(get_balances));
+  private_route("GET", "/v1/positions", kScopeRead, BOURSE_BIND(get_positions));
   private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order), 1, true);
   private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders), 5);
   private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders), 1, true);
@@ -252,6 +253,8 @@ void RestApi::add_private_routes() {
   private_route("POST", "/v1/admin/instruments", kScopeAdmin, BOURSE_BIND(post_instrument));
   private_route("POST", "/v1/admin/instruments/{symbol}/status", kScopeAdmin, BOURSE_BIND(post_instrument_status));
   private_route("POST", "/v1/admin/accounts/{user_id}/status", kScopeAdmin, BOURSE_BIND(post_account_status));
+  private_route("POST", "/v1/admin/accounts/{user_id}/margin", kScopeAdmin, BOURSE_BIND(post_account_margin));
+  private_route("POST", "/v1/admin/instruments/{symbol}/margin", kScopeAdmin, BOURSE_BIND(post_instrument_margin));
 }
 
 // --- users and keys ------------------------------------------------------------
@@ -413,6 +416,19 @@ void RestApi::get_balances(const std::shared_ptr<Call>& call) {
   call->json(200, std::move(out));
 }
 
+void RestApi::get_positions(const std::shared_ptr<Call>& call) {
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object().key("positions").begin_array();
+  for (const accounts::PositionRecord& p : services_.accounts->positions(AccountId{call->principal.user_id})) {
+    const auto info = market_.instrument(p.instrument);
+    if (!info) continue;
+    render_position(w, *info, p, market_.mark_price(p.instrument));
+  }
+  w.end_array().end_object();
+  call->json(200, std::move(out));
+}
+
 // --- trading -------------------------------------------------------------------
 
 void RestApi::reply_order(const std::shared_ptr<Call>& call, const CommandOutcome& outcome, OrderId id, int status) {
@@ -484,8 +500,8 @@ void RestApi::replay_durable(const std::shared_ptr<Call>& call, const store::Ide
 void RestApi::post_order(const std::shared_ptr<Call>& call) {
   JsonBody body(call->request.header("content-type"), call->request.body,
                 {"symbol", "side", "type", "qty", "price", "stop_price", "time_in_force", "post_only",
-                 "client_order_id", "stp", "expire_time"});
-  std::string symbol, side = "", type = "LIMIT", tif, client_id, stp;
+                 "client_order_id", "stp", "expire_time", "product"});
+  std::string symbol, side = "", type = "LIMIT", tif, client_id, stp, product = "CASH";
   body.string("symbol", &symbol, true);
   body.string("side", &side, true);
   body.string("type", &type);
@@ -532,6 +548,11 @@ void RestApi::post_order(const std::shared_ptr<Call>& call) {
     else if (stp == "CANCEL_OLDEST") p.stp = StpMode::kCancelOldest;
     else if (stp == "CANCEL_BOTH") p.stp = StpMode::kCancelBoth;
     else body.fail(422, "INVALID_STP", "stp: CANCEL_NEWEST, CANCEL_OLDEST or CANCEL_BOTH");
+  }
+  if (body.string("product", &product)) {
+    if (product == "CASH") p.product = Product::kCash;
+    else if (product == "MARGIN") p.product = Product::kMargin;
+    else body.fail(422, "INVALID_PRODUCT", "product: CASH or MARGIN");
   }
   if (body.integer("expire_time", &expire_ms)) {
     if (expire_ms <= 0 || expire_ms > INT64_MAX / 1'000'000) body.fail(422, "INVALID_EXPIRE_TIME", "expire_time: milliseconds since the epoch");
@@ -778,6 +799,84 @@ void RestApi::post_account_status(const std::shared_ptr<Call>& call) {
   s.account = AccountId{static_cast<uint32_t>(user_id)};
   s.enabled = enabled ? 1 : 0;
   submit(call, Command::set_account_enabled(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+namespace {
+
+bool parse_user_id(const std::string& text, uint32_t* out) {
+  uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v == 0 || v > UINT32_MAX) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+}  // namespace
+
+// The account's margin tier (0 = cash only). ConfigureAccount replaces all
+// settings, so the others are carried over from the read model.
+void RestApi::post_account_margin(const std::shared_ptr<Call>& call) {
+  uint32_t user_id = 0;
+  const bool valid = parse_user_id(call->params[0], &user_id);
+  const accounts::AccountSummary summary =
+      valid ? services_.accounts->summary(AccountId{user_id}) : accounts::AccountSummary{};
+  if (!summary.exists) return call->fail(404, "NOT_FOUND", "no such account");
+  JsonBody body(call->request.header("content-type"), call->request.body, {"tier"});
+  int64_t tier = -1;
+  body.integer("tier", &tier, true);
+  if (body.ok() && (tier < 0 || tier > kMarginTiers)) {
+    body.fail(422, "INVALID_TIER", "tier: 0 (cash only) to " + std::to_string(kMarginTiers));
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  ConfigureAccount c{};
+  c.account = AccountId{user_id};
+  c.max_open_orders = summary.max_open_orders;
+  c.default_stp = summary.default_stp;
+  c.margin_tier = static_cast<uint8_t>(tier);
+  submit(call, Command::configure_account(c), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+// An instrument's mark source and one tier's rates; the other tiers keep
+// their current terms.
+void RestApi::post_instrument_margin(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  JsonBody body(call->request.header("content-type"), call->request.body,
+                {"mark_source", "mark_reference", "tier", "initial_ppm", "maintenance_ppm"});
+  SetMarginParams m = info->margin;
+  m.instrument = info->spec.id;
+  if (static_cast<uint8_t>(m.mark_source) == 0) m.mark_source = MarkSource::kLast;
+  std::string source, reference;
+  if (body.string("mark_source", &source)) {
+    if (source == "LAST") m.mark_source = MarkSource::kLast;
+    else if (source == "MID") m.mark_source = MarkSource::kMid;
+    else if (source == "REFERENCE") m.mark_source = MarkSource::kReference;
+    else body.fail(422, "INVALID_MARK_SOURCE", "mark_source: LAST, MID or REFERENCE");
+  }
+  if (body.string("mark_reference", &reference)) {
+    const auto ref = market_.instrument(reference);
+    if (!ref) body.fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + reference + "'");
+    else m.mark_reference = ref->spec.id;
+  } else if (m.mark_source != MarkSource::kReference) {
+    m.mark_reference = InstrumentId{};
+  }
+  int64_t tier = 0, initial = -1, maintenance = -1;
+  if (body.integer("tier", &tier)) {
+    body.integer("initial_ppm", &initial, true);
+    body.integer("maintenance_ppm", &maintenance, true);
+    if (body.ok() && (tier < 1 || tier > kMarginTiers)) {
+      body.fail(422, "INVALID_TIER", "tier: 1 to " + std::to_string(kMarginTiers));
+    }
+    if (body.ok() && (initial < 0 || initial > 1'000'000 || maintenance < 0 || maintenance > 1'000'000)) {
+      body.fail(422, "INVALID_MARGIN_PARAMS", "rates are parts per million: 0 to 1000000");
+    }
+    if (body.ok()) {
+      m.initial_ppm[tier - 1] = static_cast<uint32_t>(initial);
+      m.maintenance_ppm[tier - 1] = static_cast<uint32_t>(maintenance);
+    }
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  submit(call, Command::set_margin_params(m), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
 }
 
 void RestApi::post_asset(const std::shared_ptr<Call>& call) {

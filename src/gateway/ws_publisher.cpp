@@ -224,6 +224,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
   std::map<uint32_t, std::set<uint64_t>> orders;         // account → touched order ids
   std::map<uint32_t, std::size_t> fills;                 // account → fills in this batch
   std::map<std::pair<uint32_t, uint32_t>, const BalanceChanged*> balances;  // final per (account, asset)
+  std::map<uint32_t, std::set<uint32_t>> positions;      // account → instruments whose position changed
   for (const Event& e : events) {
     switch (e.type) {
       case EventType::kOrderAccepted: orders[e.accepted.account.value].insert(e.accepted.order_id.value); break;
@@ -238,6 +239,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
         }
         break;
       case EventType::kBalanceChanged: balances[{e.balance.account.value, e.balance.asset.value}] = &e.balance; break;
+      case EventType::kPositionChanged: positions[e.position.account.value].insert(e.position.instrument.value); break;
       default: break;
     }
   }
@@ -293,6 +295,24 @@ void WsPublisher::publish_private(std::span<const Event> events) {
     w.field("locked", format_decimal(b->locked.value, asset->scale)).field("total", format_decimal(total, asset->scale));
     w.end_object().end_object();
     publish(channel, seq, 0, std::move(out));
+  }
+  for (const auto& [account, instruments] : positions) {
+    const std::string channel = private_channel("positions", AccountId{account});
+    if (!hub_.wants(channel)) continue;
+    // The read model already holds this batch's final state of each position.
+    for (const accounts::PositionRecord& p : accounts_.positions(AccountId{account})) {
+      if (instruments.count(p.instrument.value) == 0) continue;
+      const auto info = market_.instrument(p.instrument);
+      if (!info) continue;
+      std::string out;
+      JsonWriter w(&out);
+      const uint64_t seq = next_seq(channel);
+      begin_channel_message(w, "positions", "position", seq, now_ns);
+      w.key("data");
+      render_position(w, *info, p, market_.mark_price(p.instrument));
+      w.end_object();
+      publish(channel, seq, 0, std::move(out));
+    }
   }
 }
 

@@ -30,6 +30,7 @@ void MarketView::load(const Engine& engine) {
     m.info.base = assets_[v.spec.base.value];
     m.info.quote = assets_[v.spec.quote.value];
     m.info.last_price = v.last_price;
+    m.info.margin = v.margin;
     m.info.version = engine.last_seq();
     by_symbol_[std::string(v.spec.symbol.view())] = v.spec.id.value;
     for (const LevelView& l : engine.depth(v.spec.id, Side::kBuy, SIZE_MAX)) {
@@ -135,6 +136,12 @@ void MarketView::apply(const Event& e) {
       by_symbol_[std::string(spec.symbol.view())] = spec.id.value;
       break;
     }
+    case EventType::kMarginParamsSet:
+      if (Market* m = find(e.margin_params.instrument)) {
+        m->info.margin = e.margin_params;
+        m->info.version = e.cause.seq;
+      }
+      break;
     case EventType::kInstrumentStatusChanged:
       if (Market* m = find(e.instrument_status.instrument)) {
         m->info.spec.status = e.instrument_status.status;
@@ -198,6 +205,29 @@ std::optional<InstrumentInfo> MarketView::instrument(InstrumentId id) const {
   const Market* m = find(id);
   if (!m) return std::nullopt;
   return m->info;
+}
+
+Price MarketView::mark_price(InstrumentId id) const {
+  std::shared_lock lock(mutex_);
+  const Market* m = find(id);
+  if (!m) return Price{};
+  const Price fallback = m->info.last_price ? m->info.last_price : m->info.spec.reference_price;
+  switch (m->info.margin.mark_source) {
+    case MarkSource::kMid:
+      if (!m->bids.empty() && !m->asks.empty()) {
+        const int64_t b = m->bids.begin()->first;
+        const int64_t a = m->asks.begin()->first;
+        return Price{b / 2 + a / 2 + (b % 2 + a % 2) / 2};
+      }
+      break;
+    case MarkSource::kReference:
+      if (const Market* ref = find(m->info.margin.mark_reference); ref && ref->info.last_price) {
+        return ref->info.last_price;
+      }
+      break;
+    case MarkSource::kLast: break;
+  }
+  return fallback;
 }
 
 std::vector<AssetSpec> MarketView::assets() const {

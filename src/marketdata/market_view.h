@@ -33,6 +33,7 @@ struct InstrumentInfo {
   AssetSpec quote;
   Price last_price{0};     // 0 before the first trade
   Seq version = 0;         // engine seq of the last change to anything below
+  SetMarginParams margin{};  // mark source and margin rates (mark_source 0: never set)
 };
 
 struct TradeRecord {
@@ -97,6 +98,9 @@ class MarketView final : public EventListener {
   std::vector<InstrumentInfo> instruments() const;
   std::optional<InstrumentInfo> instrument(std::string_view symbol) const;
   std::optional<InstrumentInfo> instrument(InstrumentId id) const;
+  // The price the engine marks positions at, by the same rule (last trade,
+  // mid or an external reference; the spec's reference price before any).
+  Price mark_price(InstrumentId id) const;
   std::vector<AssetSpec> assets() const;
   std::optional<AssetSpec> asset(AssetId id) const;
   std::optional<AssetSpec> asset(std::string_view code) const;

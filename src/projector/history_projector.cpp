@@ -27,6 +27,7 @@ store::OrderHistoryRow row_of(const accounts::OrderRecord& r, uint64_t seq) {
   o.status = static_cast<uint8_t>(r.status);
   o.end_reason = r.end_reason;
   o.post_only = r.post_only;
+  o.product = static_cast<uint8_t>(r.product);
   o.price = r.price.value;
   o.stop_price = r.stop_price.value;
   o.qty = r.qty.value;

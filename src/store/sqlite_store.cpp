@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS order_history (
   side INTEGER NOT NULL, type INTEGER NOT NULL, tif INTEGER NOT NULL, status INTEGER NOT NULL,
   end_reason INTEGER NOT NULL, post_only INTEGER NOT NULL, price INTEGER NOT NULL, stop_price INTEGER NOT NULL,
   qty INTEGER NOT NULL, filled INTEGER NOT NULL, notional_filled INTEGER NOT NULL, fees INTEGER NOT NULL,
-  expire_at INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, seq INTEGER NOT NULL
+  expire_at INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, seq INTEGER NOT NULL,
+  product INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS order_history_account ON order_history(account, order_id);
 CREATE TABLE IF NOT EXISTS fill_history (
@@ -369,7 +370,7 @@ class SqliteStore final : public Store {
     if (!exec("BEGIN IMMEDIATE")) return StoreError::kIo;
     bool ok = true;
     {
-      Statement& order = cached(insert_order_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement& order = cached(insert_order_, "INSERT OR REPLACE INTO order_history VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       for (const OrderHistoryRow& o : b.orders) {
         order.reset();
         int i = 1;
@@ -380,7 +381,7 @@ class SqliteStore final : public Store {
         order.bind(i++, o.client_order_id);
         for (int64_t v : {int64_t{o.side}, int64_t{o.type}, int64_t{o.tif}, int64_t{o.status}, int64_t{o.end_reason},
                           int64_t{o.post_only}, o.price, o.stop_price, o.qty, o.filled, o.notional_filled, o.fees,
-                          o.expire_at, o.created, o.updated, static_cast<int64_t>(o.seq)}) {
+                          o.expire_at, o.created, o.updated, static_cast<int64_t>(o.seq), int64_t{o.product}}) {
           order.bind(i++, v);
         }
         ok &= order.step() == SQLITE_DONE;
@@ -768,6 +769,7 @@ class SqliteStore final : public Store {
     o.expire_at = s.integer(16);
     o.created = s.integer(17);
     o.updated = s.integer(18);
+    o.product = static_cast<uint8_t>(s.integer(20));
     o.seq = static_cast<uint64_t>(s.integer(19));
     return o;
   }
@@ -818,6 +820,22 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& path, std::string* e
   const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") + kSchema;
   sqlite3* db = open_connection(path, setup.c_str(), error);
   if (!db) return nullptr;
+  // Stores from before margin lack order_history.product (appended, so
+  // SELECT * keeps its column order); every older order was CASH.
+  bool has_product = false;
+  sqlite3_stmt* info = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('order_history') WHERE name = 'product'", -1, &info,
+                         nullptr) == SQLITE_OK) {
+    has_product = sqlite3_step(info) == SQLITE_ROW;
+  }
+  sqlite3_finalize(info);
+  if (!has_product &&
+      sqlite3_exec(db, "ALTER TABLE order_history ADD COLUMN product INTEGER NOT NULL DEFAULT 0", nullptr, nullptr,
+                   nullptr) != SQLITE_OK) {
+    if (error) *error = std::string("cannot add order_history.product: ") + sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return nullptr;
+  }
   sqlite3* history = open_connection(path, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", error);
   if (!history) {
     sqlite3_close(db);

@@ -78,6 +78,7 @@ struct OrderHistoryRow {
   int64_t price = 0, stop_price = 0, qty = 0, filled = 0, notional_filled = 0, fees = 0;
   int64_t expire_at = 0, created = 0, updated = 0;  // ns since the epoch
   uint64_t seq = 0;  // journal seq of the last change
+  uint8_t product = 0;  // Product code: 0 CASH, 1 MARGIN
   bool operator==(const OrderHistoryRow&) const = default;
 };
 

@@ -56,6 +56,7 @@ PlaceOrder to_place_order(const OrderArgs& a) {
   p.post_only = a.post_only ? 1 : 0;
   p.expire_at = a.expire_at;
   p.client_order_id = ClientOrderId::from(a.client_order_id);
+  p.product = a.product;
   return p;
 }
 

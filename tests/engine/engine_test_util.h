@@ -33,6 +33,7 @@ struct OrderArgs {
   Timestamp expire_at = 0;
   const char* client_order_id = "";
   uint32_t instrument = 1;
+  Product product = Product::kCash;
 };
 
 PlaceOrder to_place_order(const OrderArgs& a);

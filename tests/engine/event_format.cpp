@@ -45,6 +45,20 @@ class Fields {
   Fields& add(const char* name, AccountId v) { return add(name, v.value); }
   Fields& add(const char* name, InstrumentId v) { return add(name, v.value); }
   Fields& add(const char* name, AssetId v) { return add(name, v.value); }
+  Fields& add(const char* name, Wide v) {
+    Int128 x = v.get();
+    const bool negative = x < 0;
+    std::string digits;
+    do {
+      const auto d = static_cast<int>(x % 10);
+      digits.insert(digits.begin(), static_cast<char>('0' + (d < 0 ? -d : d)));
+      x /= 10;
+    } while (x != 0);
+    out_ << ' ' << name << '=' << (negative ? "-" : "") << digits;
+    return *this;
+  }
+  Fields& add(const char* name, Product v) { return named(name, product_name(v), static_cast<unsigned>(v)); }
+  Fields& add(const char* name, MarkSource v) { return named(name, mark_source_name(v), static_cast<unsigned>(v)); }
   template <std::size_t N>
   Fields& add(const char* name, const FixedString<N>& v) {
     out_ << ' ' << name << "=\"" << v.view() << '"';
@@ -142,6 +156,13 @@ void add_instrument_spec(Fields& f, const InstrumentSpec& s) {
       .add("external", s.external);
 }
 
+void add_margin_params(Fields& f, const SetMarginParams& m) {
+  f.add("instrument", m.instrument).add("mark", m.mark_source).add("reference", m.mark_reference);
+  for (int t = 0; t < kMarginTiers; ++t) {
+    f.add("initial_ppm", m.initial_ppm[t]).add("maintenance_ppm", m.maintenance_ppm[t]);
+  }
+}
+
 }  // namespace
 
 std::string event_to_string(const Event& e) {
@@ -164,7 +185,8 @@ std::string event_to_string(const Event& e) {
           .add("hold", x.hold)
           .add("stp", x.stp)
           .add("post_only", x.post_only)
-          .add("pending", x.pending_trigger);
+          .add("pending", x.pending_trigger)
+          .add("product", x.product);
       break;
     }
     case EventType::kOrderRejected: {
@@ -262,7 +284,8 @@ std::string event_to_string(const Event& e) {
       break;
     case EventType::kAccountConfigured: {
       const auto& x = e.account_configured;
-      f.add("account", x.account).add("max_open_orders", x.max_open_orders).add("default_stp", x.default_stp);
+      f.add("account", x.account).add("max_open_orders", x.max_open_orders).add("default_stp", x.default_stp)
+          .add("margin_tier", x.margin_tier);
       break;
     }
     case EventType::kAccountStatusChanged:
@@ -274,6 +297,15 @@ std::string event_to_string(const Event& e) {
           .add("notional", x.notional).add("time", x.time).add("side", x.aggressor_side);
       break;
     }
+    case EventType::kPositionChanged: {
+      const auto& x = e.position;
+      f.add("account", x.account).add("instrument", x.instrument).add("qty", x.qty).add("cost", x.cost)
+          .add("realized", x.realized).add("fees", x.fees);
+      break;
+    }
+    case EventType::kMarginParamsSet:
+      add_margin_params(f, e.margin_params);
+      break;
   }
   f.add("|", "cause");
   add_header(f, e.cause);
@@ -299,7 +331,8 @@ std::string command_to_string(const Command& c) {
           .add("qty", x.qty)
           .add("expire_at", x.expire_at)
           .add("stp", x.stp)
-          .add("post_only", x.post_only);
+          .add("post_only", x.post_only)
+          .add("product", x.product);
       break;
     }
     case CommandType::kCancelOrder:
@@ -333,7 +366,8 @@ std::string command_to_string(const Command& c) {
     case CommandType::kConfigureAccount:
       f.add("account", p.configure_account.account)
           .add("max_open_orders", p.configure_account.max_open_orders)
-          .add("default_stp", p.configure_account.default_stp);
+          .add("default_stp", p.configure_account.default_stp)
+          .add("margin_tier", p.configure_account.margin_tier);
       break;
     case CommandType::kSetAccountEnabled:
       f.add("account", p.set_account_enabled.account).add("enabled", p.set_account_enabled.enabled);
@@ -349,6 +383,9 @@ std::string command_to_string(const Command& c) {
           .add("side", x.aggressor_side);
       break;
     }
+    case CommandType::kSetMarginParams:
+      add_margin_params(f, p.set_margin_params);
+      break;
   }
   return f.str();
 }
@@ -371,7 +408,8 @@ std::string order_view_to_string(const OrderView& o) {
       .add("hold", o.hold)
       .add("hold_asset", o.hold_asset)
       .add("expire_at", o.expire_at)
-      .add("cid", o.client_order_id);
+      .add("cid", o.client_order_id)
+      .add("product", o.product);
   return f.str();
 }
 

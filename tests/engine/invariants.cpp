@@ -75,13 +75,15 @@ std::string check_invariants(const InvariantInput& in, const std::map<uint32_t, 
 
   // No negative balance; conservation per asset.
   for (const auto& [key, b] : in.balances) {
-    if (b.available.value < 0 || b.locked.value < 0) {
+    const bool may_owe = in.margin_accounts.count(key.first) != 0;
+    if ((b.available.value < 0 && !may_owe) || b.locked.value < 0) {
       r.fail() << "negative balance account " << key.first << " asset " << key.second << ": available "
                << b.available.value << " locked " << b.locked.value;
     }
   }
   for (AssetId asset : in.assets) {
-    I128 total = 0;
+    const auto pool = in.pool.find(asset.value);
+    I128 total = pool == in.pool.end() ? 0 : pool->second;
     for (AccountId account : in.accounts) {
       const auto it = in.balances.find({account.value, asset.value});
       if (it == in.balances.end()) continue;
@@ -110,7 +112,8 @@ std::string check_invariants(const InvariantInput& in, const std::map<uint32_t, 
       r.fail() << "bad quantities: " << order_view_to_string(o);
     }
     if (o.hold.value < 0) r.fail() << "negative hold: " << order_view_to_string(o);
-    holds[{o.account.value, o.hold_asset.value}] += o.hold.value;
+    // A MARGIN order locks nothing: its hold is a reserve in the margin check.
+    if (o.product == Product::kCash) holds[{o.account.value, o.hold_asset.value}] += o.hold.value;
     ++open_orders[o.account.value];
   }
   for (const auto& [key, b] : in.balances) {
@@ -189,6 +192,11 @@ std::string check_invariants(const Engine& engine, const std::map<uint32_t, int6
     for (AssetId asset : in.assets) in.balances[{account.value, asset.value}] = engine.balance(account, asset);
   }
   engine.for_each_order([&](const OrderView& o) { in.orders.push_back(o); });
+  for (AssetId asset : in.assets) in.pool[asset.value] = engine.margin_pool(asset).value;
+  engine.for_each_account([&](const AccountView& a) {
+    if (a.margin_tier != 0) in.margin_accounts.insert(a.id.value);
+  });
+  engine.for_each_position([&](const PositionView& p) { in.margin_accounts.insert(p.account.value); });
   engine.for_each_instrument([&](const InstrumentView& v) {
     InvariantInput::Book book;
     book.instrument = v.spec.id;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,8 @@ struct InvariantInput {
   std::map<std::pair<uint32_t, uint32_t>, Balance> balances;  // (account, asset)
   std::vector<OrderView> orders;                              // live orders
   std::vector<Book> books;
+  std::map<uint32_t, int64_t> pool;   // margin pool per asset (absent = 0)
+  std::set<uint32_t> margin_accounts; // accounts that may owe the pool (available below zero)
 };
 
 // `supply` is deposits - withdrawals per asset id (absent = 0).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 
 namespace bourse::testing {
 namespace {
@@ -313,6 +314,10 @@ void ReferenceEngine::dispatch(const Command& command) {
     case CommandType::kExternalTrade:
       external_trade(p.external_trade);
       return;
+    case CommandType::kSetMarginParams:
+      // The reference models CASH trading (what the random generator
+      // sends); margin is held to its own model in margin_test.cpp.
+      throw std::logic_error("reference engine: margin is not modelled");
   }
   reject(RejectReason::kInvalidCommand, {}, {}, {}, {});
 }

@@ -53,8 +53,11 @@ TEST(Snapshot, RestoredEngineBehavesIdentically) {
   const auto e2 = drive(r);
   ASSERT_EQ(e1.size(), e2.size());
   for (std::size_t i = 0; i < e1.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(static_cast<const void*>(&e1[i]), static_cast<const void*>(&e2[i]), sizeof(Event)))
-        << "event " << i << " " << event_type_name(e1[i].type);
+    const auto* a = reinterpret_cast<const unsigned char*>(&e1[i]);
+    const auto* b = reinterpret_cast<const unsigned char*>(&e2[i]);
+    std::size_t at = 0;
+    while (at < sizeof(Event) && a[at] == b[at]) ++at;
+    EXPECT_EQ(at, sizeof(Event)) << "event " << i << " " << event_type_name(e1[i].type) << " differs at byte " << at;
   }
   EXPECT_EQ(m.engine.state_hash(), r.engine.state_hash());
   EXPECT_GE(of_type(e1, EventType::kTrade).size(), 2u);

@@ -29,6 +29,7 @@ enum class CommandType : uint8_t {
   kExpireDayOrders = 12,
   kHeartbeat = 13,  // carries only time: lets GTD expiry run when no one trades
   kExternalTrade = 14,  // a trade on another market, for an external instrument (tick ingest)
+  kSetMarginParams = 15,  // an instrument's mark source and margin rates per tier
 };
 
 struct PlaceOrder {
@@ -44,7 +45,8 @@ struct PlaceOrder {
   TimeInForce tif = TimeInForce::kGtc;
   StpMode stp = StpMode::kAccountDefault;
   uint8_t post_only = 0;
-  uint8_t reserved[3] = {};
+  Product product = Product::kCash;  // 0 in journals written before margin: CASH
+  uint8_t reserved[2] = {};
 };
 
 // Cancels by order id, or by client order id when order_id is 0.
@@ -90,7 +92,8 @@ struct ConfigureAccount {
   AccountId account;
   uint32_t max_open_orders = 0;  // 0 = engine default
   StpMode default_stp = StpMode::kCancelNewest;
-  uint8_t reserved[7] = {};
+  uint8_t margin_tier = 0;       // 0: cash only; 1..kMarginTiers: may trade MARGIN at that tier's rates
+  uint8_t reserved[6] = {};
 };
 
 // The kill switch: disabling cancels every live order of the account and
@@ -123,6 +126,20 @@ struct ExternalTrade {
   uint8_t reserved[3] = {};
 };
 
+// An instrument's margin terms. Rates are parts per million of position
+// value; tier t uses index t-1, and an initial rate of 0 means that tier
+// cannot trade the instrument on margin. 0 < maintenance <= initial <= 10^6.
+// Replaces the previous terms; open positions are held to the new ones from
+// the next check on.
+struct SetMarginParams {
+  InstrumentId instrument;
+  InstrumentId mark_reference;  // kReference: an external instrument with the same base, quote and price scale
+  uint32_t initial_ppm[kMarginTiers] = {};
+  uint32_t maintenance_ppm[kMarginTiers] = {};
+  MarkSource mark_source = MarkSource::kLast;
+  uint8_t reserved[7] = {};
+};
+
 struct CommandHeader {
   Seq seq = 0;                // assigned by the sequencer
   Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
@@ -148,6 +165,7 @@ static_assert(kPaddingFree<SetAccountEnabled> && sizeof(SetAccountEnabled) == 8)
 static_assert(kPaddingFree<ExpireDayOrders> && sizeof(ExpireDayOrders) == 8);
 static_assert(kPaddingFree<Heartbeat> && sizeof(Heartbeat) == 8);
 static_assert(kPaddingFree<ExternalTrade> && sizeof(ExternalTrade) == 32);
+static_assert(kPaddingFree<SetMarginParams> && sizeof(SetMarginParams) == 48);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -168,6 +186,7 @@ struct Command {
     ExpireDayOrders expire_day_orders;
     Heartbeat heartbeat;
     ExternalTrade external_trade;
+    SetMarginParams set_margin_params;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -192,6 +211,7 @@ struct Command {
   static Command expire_day_orders(const ExpireDayOrders& p) { Command c = make(CommandType::kExpireDayOrders); c.payload.expire_day_orders = p; return c; }
   static Command heartbeat() { return make(CommandType::kHeartbeat); }
   static Command external_trade(const ExternalTrade& p) { Command c = make(CommandType::kExternalTrade); c.payload.external_trade = p; return c; }
+  static Command set_margin_params(const SetMarginParams& p) { Command c = make(CommandType::kSetMarginParams); c.payload.set_margin_params = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

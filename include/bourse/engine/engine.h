@@ -61,6 +61,7 @@ struct OrderView {
   AssetId hold_asset;
   Timestamp expire_at;
   ClientOrderId client_order_id;
+  Product product = Product::kCash;  // MARGIN orders hold nothing: `hold` is their reserve notional
   Qty leaves() const { return qty - filled; }
 };
 
@@ -76,6 +77,7 @@ struct InstrumentView {
   Price band_low;                 // current band limits (inclusive)
   Price band_high;
   Amount notional_divisor;        // 10^(price_scale + base_scale - quote_scale)
+  SetMarginParams margin;         // mark_source 0 until SetMarginParams: marked at the last price, no margin
 };
 
 struct AccountView {
@@ -84,6 +86,28 @@ struct AccountView {
   StpMode default_stp;
   uint32_t max_open_orders;
   uint32_t open_orders;
+  uint8_t margin_tier;
+};
+
+// A MARGIN position with the account's open MARGIN orders on the instrument.
+struct PositionView {
+  AccountId account;
+  InstrumentId instrument;
+  int64_t qty;          // signed
+  Int128 cost;          // signed entry value of the open quantity
+  Int128 realized;
+  Int128 fees;
+  Int128 buy_reserve;   // Σ reserve notional of open MARGIN buys
+  Int128 sell_reserve;
+};
+
+// Cross margin of one account in one collateral asset (the quote asset of
+// its MARGIN instruments): equity = available + Σ unrealized PnL at marks.
+struct MarginView {
+  Int128 equity = 0;
+  Int128 initial = 0;       // used margin: positions and the worst case of open orders
+  Int128 maintenance = 0;   // positions only
+  Int128 free() const { return equity - initial; }
 };
 
 class Engine {
@@ -118,6 +142,14 @@ class Engine {
   void for_each_instrument(const std::function<void(const InstrumentView&)>& fn) const;
   void for_each_account(const std::function<void(const AccountView&)>& fn) const;
   std::size_t live_order_count() const;
+  // The price positions in `instrument` are valued at now (its mark source).
+  Price mark_price(InstrumentId instrument) const;
+  // Every MARGIN position line (ascending account, then instrument).
+  void for_each_position(const std::function<void(const PositionView&)>& fn) const;
+  MarginView margin(AccountId account, AssetId collateral) const;
+  // The margin pool's balance of an asset: the other side of every MARGIN
+  // fill's spot leg. Σ balances + pool = supply.
+  Amount margin_pool(AssetId asset) const;
 
   // --- snapshots ----------------------------------------------------------
   // Canonical serialization of the whole state (assets, instruments, accounts,

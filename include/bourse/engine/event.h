@@ -8,6 +8,9 @@
 //      they happened,
 //   3. BalanceChanged once per (account, asset) whose balance differs from
 //      before the command, sorted by (account, asset), with final values,
+//   3b. PositionChanged once per (account, instrument) whose MARGIN position
+//      (quantity, cost, realized PnL or fees) differs from before the
+//      command, sorted by (account, instrument), with final values,
 //   4. BookLevelChanged once per (instrument, side, price) level whose
 //      aggregate differs from before the command, sorted by (instrument,
 //      side, price), with the final aggregate (qty 0: level gone).
@@ -38,6 +41,8 @@ enum class EventType : uint8_t {
   kAccountConfigured = 14,
   kAccountStatusChanged = 15,
   kExternalTradeApplied = 16,  // an ExternalTrade command, with its trade id and notional
+  kPositionChanged = 17,       // a MARGIN position's final state after the command
+  kMarginParamsSet = 18,       // SetMarginParams applied (the payload, as given)
 };
 
 struct OrderAccepted {
@@ -56,6 +61,7 @@ struct OrderAccepted {
   StpMode stp;           // resolved mode (never kAccountDefault)
   uint8_t post_only;
   uint8_t pending_trigger;  // 1 for a stop order waiting for its trigger
+  Product product;
 };
 
 struct OrderRejected {
@@ -155,6 +161,19 @@ struct AccountConfigured {
   AccountId account;
   uint32_t max_open_orders;
   StpMode default_stp;
+  uint8_t margin_tier;
+};
+
+// A MARGIN position (docs/engine.md, "Margin"). cost is the signed entry
+// value of the open quantity (long > 0, short < 0), so the average entry
+// price is cost / qty and the unrealized PnL at mark m is N(m, qty) − cost.
+struct PositionChanged {
+  Qty qty;           // signed base minor units: > 0 long, < 0 short, 0 flat
+  Wide cost;         // quote minor units
+  Wide realized;     // cumulative realized PnL, quote minor units, fees not included
+  Wide fees;         // cumulative fees of this instrument's MARGIN fills
+  AccountId account;
+  InstrumentId instrument;
 };
 
 struct AccountStatusChanged {
@@ -179,6 +198,7 @@ struct ExternalTradeApplied {
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
+  uint8_t padding[7]{};  // explicit, so that equal events are equal bytes
   union {
     unsigned char raw[128];
     OrderAccepted accepted;
@@ -197,6 +217,8 @@ struct Event {
     AccountConfigured account_configured;
     AccountStatusChanged account_status;
     ExternalTradeApplied external_trade;
+    PositionChanged position;
+    SetMarginParams margin_params;
   };
   Event() : raw{} {}
 };
@@ -208,5 +230,7 @@ const char* command_type_name(CommandType t);
 const char* side_name(Side s);
 const char* order_type_name(OrderType t);
 const char* tif_name(TimeInForce t);
+const char* product_name(Product p);
+const char* mark_source_name(MarkSource m);
 
 }  // namespace bourse

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "bourse/core/checked.h"
 #include "bourse/core/types.h"
 
 namespace bourse {
@@ -14,6 +15,14 @@ enum class TimeInForce : uint8_t { kGtc = 1, kIoc = 2, kFok = 3, kDay = 4, kGtd 
 // kAccountDefault on an order means "use the account's configured mode".
 enum class StpMode : uint8_t { kAccountDefault = 0, kCancelNewest = 1, kCancelOldest = 2, kCancelBoth = 3 };
 enum class InstrumentStatus : uint8_t { kTrading = 1, kHalted = 2, kClosed = 3 };
+// CASH: fully funded, settles in the assets (holds on entry). MARGIN:
+// leveraged and may short; settles as a position per instrument against the
+// venue's margin pool, backed by the account's collateral in the quote asset.
+enum class Product : uint8_t { kCash = 0, kMargin = 1 };
+// What an instrument's positions are marked at (docs/engine.md, "Margin").
+enum class MarkSource : uint8_t { kLast = 1, kMid = 2, kReference = 3 };
+// Account margin tiers 1..kMarginTiers; tier 0 = cash only.
+constexpr int kMarginTiers = 4;
 
 constexpr Side opposite(Side s) { return s == Side::kBuy ? Side::kSell : Side::kBuy; }
 
@@ -56,6 +65,9 @@ enum class RejectReason : uint8_t {
   kInstrumentExternal = 34,   // an order on an external instrument (its prices come from another market)
   kNotExternal = 35,          // an external trade for an instrument traded here
   kInvalidExternalTrade = 36, // an external trade without a time or with a bad side
+  kInsufficientMargin = 37,   // the order, hold or withdrawal would leave free margin negative
+  kMarginNotAllowed = 38,     // MARGIN order: the account is cash-only or the instrument has no rate for its tier
+  kInvalidMarginParams = 39,  // SetMarginParams breaks a rule (rates, mark source or reference)
 };
 
 // Why a live order stopped being live without filling. Stable codes.
@@ -104,5 +116,15 @@ struct InstrumentSpec {
   uint8_t reserved[2] = {};
 };
 static_assert(sizeof(InstrumentSpec) == 96);
+
+// A signed 128-bit integer in two 64-bit halves, for events and views:
+// keeps their structs 8-byte aligned and padding-free.
+struct Wide {
+  uint64_t lo = 0;
+  int64_t hi = 0;
+  static Wide of(Int128 v) { return {static_cast<uint64_t>(static_cast<UInt128>(v)), static_cast<int64_t>(v >> 64)}; }
+  Int128 get() const { return static_cast<Int128>((static_cast<UInt128>(static_cast<uint64_t>(hi)) << 64) | lo); }
+};
+static_assert(sizeof(Wide) == 16);
 
 }  // namespace bourse
