@@ -30,6 +30,9 @@ void AccountReadModel::load(const Engine& engine) {
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
     a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier};
+    for (uint32_t asset = 0; asset < 64; ++asset) {
+      if (v.margin_calls & (uint64_t{1} << asset)) a.margin_calls.insert(asset);
+    }
     for (AssetId asset : assets) {
       const Balance b = engine.balance(v.id, asset);
       if (b.available.value != 0 || b.locked.value != 0) a.balances[asset.value] = BalanceRecord{asset, b.available, b.locked};
@@ -56,6 +59,7 @@ void AccountReadModel::load(const Engine& engine) {
     r.expire_at = o.expire_at;
     r.client_order_id = o.client_order_id;
     r.product = o.product;
+    r.hold_price = o.hold_price;
     r.status = o.pending_trigger ? OrderStatus::kPendingTrigger
                : o.filled.value > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
     // Creation time and fill notionals of orders from before the restart are
@@ -138,6 +142,7 @@ void AccountReadModel::apply(const Event& e) {
       r.expire_at = o.expire_at;
       r.client_order_id = o.client_order_id;
       r.product = o.product;
+      r.hold_price = o.hold_price;
       r.status = o.pending_trigger ? OrderStatus::kPendingTrigger : OrderStatus::kNew;
       r.created = r.updated = e.cause.timestamp;
       a.live[o.order_id.value] = r;
@@ -170,6 +175,7 @@ void AccountReadModel::apply(const Event& e) {
       it->second.price = e.amended.price;
       it->second.stop_price = e.amended.stop_price;
       it->second.qty = e.amended.qty;
+      it->second.hold_price = e.amended.hold_price;
       it->second.updated = e.cause.timestamp;
       break;
     }
@@ -193,6 +199,12 @@ void AccountReadModel::apply(const Event& e) {
       a.summary.max_open_orders = e.account_configured.max_open_orders;
       a.summary.default_stp = e.account_configured.default_stp;
       a.summary.margin_tier = e.account_configured.margin_tier;
+      break;
+    }
+    case EventType::kMarginStatusChanged: {
+      auto& calls = accounts_[e.margin_status.account.value].margin_calls;
+      if (e.margin_status.in_call) calls.insert(e.margin_status.asset.value);
+      else calls.erase(e.margin_status.asset.value);
       break;
     }
     case EventType::kPositionChanged: {
@@ -260,6 +272,13 @@ std::vector<PositionRecord> AccountReadModel::positions(AccountId account) const
   if (it == accounts_.end()) return out;
   for (const auto& [instrument, p] : it->second.positions) out.push_back(p);
   return out;
+}
+
+std::vector<uint32_t> AccountReadModel::margin_calls(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return {};
+  return {it->second.margin_calls.begin(), it->second.margin_calls.end()};
 }
 
 std::optional<OrderRecord> AccountReadModel::order(AccountId account, OrderId id) const {

@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -52,6 +53,7 @@ struct OrderRecord {
   Amount notional_filled{0};  // Σ trade notionals, quote minor units (average price = this / filled)
   Amount fees{0};
   Timestamp expire_at = 0;
+  Price hold_price{0};        // MARGIN: its reserve is N(hold_price, leaves)
   ClientOrderId client_order_id;
   OrderStatus status = OrderStatus::kNew;
   Product product = Product::kCash;
@@ -132,6 +134,8 @@ class AccountReadModel final : public EventListener {
   std::vector<BalanceRecord> balances(AccountId account) const;
   // Ascending instrument id; flat positions included (they carry realized PnL).
   std::vector<PositionRecord> positions(AccountId account) const;
+  // Collateral asset ids in a margin call (MarginStatusChanged).
+  std::vector<uint32_t> margin_calls(AccountId account) const;
   // Only the account's own orders: another account's id is "not found".
   std::optional<OrderRecord> order(AccountId account, OrderId id) const;
   std::optional<OrderRecord> order_by_client_id(AccountId account, const ClientOrderId& id) const;
@@ -146,6 +150,7 @@ class AccountReadModel final : public EventListener {
     AccountSummary summary;
     std::map<uint32_t, BalanceRecord> balances;   // by asset
     std::map<uint32_t, PositionRecord> positions; // by instrument
+    std::set<uint32_t> margin_calls;              // collateral assets in a margin call
     std::map<uint64_t, OrderRecord> live;         // by order id
     std::map<uint64_t, OrderRecord> closed;       // by order id
     std::deque<uint64_t> closing_order;           // ids in the order they closed (eviction)

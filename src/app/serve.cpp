@@ -30,16 +30,32 @@ namespace bourse::app {
 namespace {
 
 // Sends a Heartbeat every second so GTD orders expire on time even when
-// nobody trades (the engine reads no clock), and lets quiet WebSocket
-// channels tell their subscribers they are alive.
+// nobody trades (the engine reads no clock) and the engine's margin sweep
+// runs, lets quiet WebSocket channels tell their subscribers they are
+// alive, and submits the daily square-off of MARGIN positions at
+// `square_off_minute` (UTC; -1: never) — once per day, only when the clock
+// crosses it while serving.
 class Heartbeat {
  public:
-  Heartbeat(EngineService& service, gateway::WsHub& hub, Clock& clock) : service_(service) {
-    thread_ = std::thread([this, &hub, &clock] {
+  Heartbeat(EngineService& service, gateway::WsHub& hub, Clock& clock, int square_off_minute) : service_(service) {
+    thread_ = std::thread([this, &hub, &clock, square_off_minute] {
+      constexpr int64_t kMinute = 60'000'000'000;
+      auto day_and_minute = [&] {
+        const int64_t minutes = clock.now() / kMinute;
+        return std::pair{minutes / 1440, static_cast<int>(minutes % 1440)};
+      };
+      auto [start_day, start_minute] = day_and_minute();
+      int64_t squared_off_day = start_minute >= square_off_minute ? start_day : start_day - 1;
       std::unique_lock lock(mutex_);
       while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
         service_.submit(Command::heartbeat(), nullptr);
         hub.heartbeat(clock.now());
+        const auto [day, minute] = day_and_minute();
+        if (square_off_minute >= 0 && minute >= square_off_minute && day > squared_off_day) {
+          service_.submit(Command::square_off({InstrumentId{}, 0}), nullptr);
+          log_line(LogLevel::kInfo, "serve", "square-off of every MARGIN position submitted");
+          squared_off_day = day;
+        }
       }
     });
   }
@@ -433,7 +449,8 @@ int run_serve(const ServeConfig& config) {
               ho.tls_cert_file.empty() ? "" : "--cacert CA.pem ", url.c_str());
   std::fflush(stdout);
 
-  std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(*service, hub, clock);
+  std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(
+      *service, hub, clock, config.square_off_utc.empty() ? -1 : square_off_minute(config.square_off_utc));
   std::unique_ptr<MarketSimulator> simulator;
   if (config.simulate && !specs.empty()) {
     simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);

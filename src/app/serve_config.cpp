@@ -53,6 +53,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kTls = {"cert_file", "key_file"};
   static const std::set<std::string> kMarketData = {"workers", "listen", "link_buffer_bytes"};
   static const std::set<std::string> kIngest = {"file", "speed", "tcp_listen", "udp_listen"};
+  static const std::set<std::string> kMargin = {"square_off_utc"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -66,7 +67,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
                                          : k == "tls" ? &kTls : k == "history" ? &kHistory
-                                         : k == "marketdata" ? &kMarketData : k == "ingest" ? &kIngest : nullptr;
+                                         : k == "marketdata" ? &kMarketData : k == "ingest" ? &kIngest
+                                         : k == "margin" ? &kMargin : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -128,6 +130,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("marketdata", "workers", &c->md_workers);
   get_string("marketdata", "listen", &c->md_listen);
   get_int("marketdata", "link_buffer_bytes", &c->md_link_buffer_bytes);
+  get_string("margin", "square_off_utc", &c->square_off_utc);
   get_string("ingest", "file", &c->ingest_file);
   get_string("ingest", "tcp_listen", &c->ingest_tcp);
   get_string("ingest", "udp_listen", &c->ingest_udp);
@@ -243,6 +246,16 @@ bool split_host_port(const std::string& listen, std::string* host, uint16_t* por
   return true;
 }
 
+int square_off_minute(const std::string& t) {
+  if (t.size() != 5 || t[2] != ':') return -1;
+  for (const int i : {0, 1, 3, 4}) {
+    if (t[i] < '0' || t[i] > '9') return -1;
+  }
+  const int h = (t[0] - '0') * 10 + (t[1] - '0');
+  const int m = (t[3] - '0') * 10 + (t[4] - '0');
+  return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
 bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, std::string* error) {
   if (!split_host_port(c.listen, host, port)) {
     *error = "listen must be HOST:PORT (got '" + c.listen + "')";
@@ -326,6 +339,10 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   }
   if (!(c.ingest_speed == 0 || (c.ingest_speed >= 0.001 && c.ingest_speed <= 1'000'000))) {
     *error = "ingest: speed 0 (as fast as possible) or 0.001..1000000";
+    return false;
+  }
+  if (!c.square_off_utc.empty() && square_off_minute(c.square_off_utc) < 0) {
+    *error = "margin: square_off_utc is \"HH:MM\" (24-hour, UTC)";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -63,6 +63,9 @@ struct ServeConfig {
   double ingest_speed = 0;        // 0: as fast as the engine takes them; 1: as recorded; N: N times faster
   std::string ingest_tcp;         // IP:PORT of a TCP line feed
   std::string ingest_udp;         // IP:PORT of a UDP line feed
+  // [margin]: "HH:MM" UTC at which every MARGIN position is squared off each
+  // day (a SquareOff command); empty: never.
+  std::string square_off_utc;
   // Market history kept by the projector, in days (0: forever); candles per
   // interval 1s, 1m, 5m, 15m, 1h, 1d.
   int trades_retention_days = 90;
@@ -87,6 +90,8 @@ bool load_config_file(const std::string& path, ServeConfig* config, std::string*
 bool apply_environment(ServeConfig* config, std::string* error);
 // Checks ranges and splits listen into host and port.
 bool validate_config(const ServeConfig& config, std::string* host, uint16_t* port, std::string* error);
+// Minutes after midnight of an "HH:MM" (24-hour) time, or -1.
+int square_off_minute(const std::string& hh_mm);
 // "HOST:PORT" or "[v6]:PORT".
 bool split_host_port(const std::string& listen, std::string* host, uint16_t* port);
 

@@ -21,6 +21,7 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kHeartbeat: return sizeof(Heartbeat);
     case CommandType::kExternalTrade: return sizeof(ExternalTrade);
     case CommandType::kSetMarginParams: return sizeof(SetMarginParams);
+    case CommandType::kSquareOff: return sizeof(SquareOff);
   }
   return 0;
 }

@@ -86,6 +86,8 @@ void Engine::Impl::reset() {
   accounts_.assign(cfg_.max_accounts, AccountState{});
   accounts_[0].exists = true;  // the fee account
   accounts_[0].enabled = false;
+  margin_accounts_.clear();
+  liquidating_ = false;
   ledger_.clear();
   const uint32_t prealloc = std::min(cfg_.order_capacity, cfg_.preallocated_orders);
   // Constructed, not just reserved: the pages are touched now, not on the
@@ -134,15 +136,16 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kConfigureAccount: configure_account(c.payload.configure_account); break;
     case CommandType::kSetAccountEnabled: set_account_enabled(c.payload.set_account_enabled); break;
     case CommandType::kExpireDayOrders: expire_day_orders(c.payload.expire_day_orders); break;
-    case CommandType::kHeartbeat: break;
+    case CommandType::kHeartbeat: sweep_margin(); break;
     case CommandType::kExternalTrade: external_trade(c.payload.external_trade); break;
     case CommandType::kSetMarginParams: set_margin_params(c.payload.set_margin_params); break;
+    case CommandType::kSquareOff: square_off(c.payload.square_off); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
   run_triggers();
   emit_balance_changes();
-  emit_position_changes();
+  if (!line_touches_.empty()) emit_position_changes();  // (inline test: most commands touch no position)
   emit_level_changes();
   return {events_.data(), events_.size()};
 }
@@ -218,7 +221,12 @@ void Engine::Impl::emit_level_changes() {
     if (a.side != b.side) return a.side < b.side;
     return a.price < b.price;
   });
+  InstrumentId dirtied{};
   for (const detail::LevelTouch& t : level_touches_) {
+    if (t.instrument != dirtied) {  // sorted by instrument: once per changed book
+      instruments_[t.instrument.value]->mark_dirty = true;  // a MID mark may have moved; liquidity may have come
+      dirtied = t.instrument;
+    }
     const Qty qty = t.level == kNil ? Qty{} : levels_[t.level].total;
     const uint32_t count = t.level == kNil ? 0 : levels_[t.level].count;
     if (qty == t.before_qty && count == t.before_count) continue;
@@ -548,6 +556,7 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
   e.trade.aggressor_side = a.side;
 
   in.last_price = px;
+  in.mark_dirty = true;
   traded_instrument_ = a.instrument;
   if (p.leaves() == Qty{}) {
     unlink_from_level(pi);
@@ -620,7 +629,9 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (p.account.value == 0 || p.account.value >= cfg_.max_accounts) return refuse(RejectReason::kInvalidAccount);
   AccountState& acct = accounts_[p.account.value];
   if (!acct.exists) return refuse(RejectReason::kUnknownAccount);
-  if (!acct.enabled) return refuse(RejectReason::kAccountDisabled);
+  // A closing order of a liquidation or square-off runs even for a disabled
+  // account, past its open-order limit and below min_qty (a remainder).
+  if (!acct.enabled && !liquidating_) return refuse(RejectReason::kAccountDisabled);
   InstrumentState* inp = instrument_state(p.instrument);
   if (inp == nullptr) return refuse(RejectReason::kUnknownInstrument);
   InstrumentState& in = *inp;
@@ -653,7 +664,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (p.price.value % spec.tick_size.value != 0 || p.stop_price.value % spec.tick_size.value != 0) {
     return refuse(RejectReason::kInvalidTick);
   }
-  if (p.qty < spec.min_qty) return refuse(RejectReason::kQtyBelowMin);
+  if (p.qty < spec.min_qty && !(liquidating_ && p.qty > Qty{})) return refuse(RejectReason::kQtyBelowMin);
   if (p.qty > spec.max_qty) return refuse(RejectReason::kQtyAboveMax);
   if (p.qty.value % spec.lot_size.value != 0) return refuse(RejectReason::kInvalidLot);
   if (limit_priced && (p.price < band_low(in) || p.price > band_high(in))) {
@@ -674,7 +685,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (!p.client_order_id.empty() && client_index_.find({p.account, p.client_order_id}) != nullptr) {
     return refuse(RejectReason::kDuplicateClientOrderId);
   }
-  if (acct.open_orders >= acct.max_open_orders) return refuse(RejectReason::kTooManyOpenOrders);
+  if (acct.open_orders >= acct.max_open_orders && !liquidating_) return refuse(RejectReason::kTooManyOpenOrders);
   if (p.post_only) {
     const detail::PriceLadder& opp = in.book.ladder(opposite(p.side));
     if (!opp.empty() && crosses(p.side, p.price, opp.best().price)) return refuse(RejectReason::kPostOnlyWouldTake);
@@ -688,7 +699,8 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
         !notional(in, hold_price, p.qty, &hold)) {
       return refuse(RejectReason::kOverflow);
     }
-    const RejectReason r = check_margin_order(acct, p.account, in, p.side, p.qty, 0, Qty{}, hold);
+    const RejectReason r =
+        liquidating_ ? RejectReason::kNone : check_margin_order(acct, p.account, in, p.side, p.qty, 0, Qty{}, hold);
     if (r != RejectReason::kNone) return refuse(r);
   } else {
     if (p.side == Side::kBuy) {
@@ -750,6 +762,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   e.accepted.qty = o.qty;
   e.accepted.expire_at = o.expire_at;
   e.accepted.hold = o.hold;
+  e.accepted.hold_price = o.hold_price;
   e.accepted.account = o.account;
   e.accepted.instrument = o.instrument;
   e.accepted.side = o.side;
@@ -907,6 +920,7 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   e.amended.qty = o.qty;
   e.amended.leaves = o.leaves();
   e.amended.hold = o.hold;
+  e.amended.hold_price = o.hold_price;
   e.amended.account = o.account;
   e.amended.instrument = o.instrument;
   e.amended.priority_kept = priority_kept ? 1 : 0;
@@ -1017,6 +1031,7 @@ void Engine::Impl::external_trade(const ExternalTrade& t) {
   e.external_trade.instrument = t.instrument;
   e.external_trade.aggressor_side = t.aggressor_side;
   in.last_price = t.price;
+  in.mark_dirty = true;
 }
 
 void Engine::Impl::collect_instrument_orders(InstrumentId id, bool day_only) {
@@ -1124,6 +1139,7 @@ OrderView Engine::Impl::view_of(uint32_t oi) const {
   v.qty = o.qty;
   v.filled = o.filled;
   v.hold = o.hold;
+  v.hold_price = o.hold_price;
   v.hold_asset = o.side == Side::kBuy || o.product == Product::kMargin ? in.spec.quote : in.spec.base;
   v.expire_at = o.expire_at;
   v.client_order_id = client_ids_[oi];
@@ -1145,7 +1161,7 @@ const InstrumentView* Engine::Impl::instrument(InstrumentId id) const {
 const AccountView* Engine::Impl::account(AccountId id) const {
   if (id.value >= accounts_.size() || !accounts_[id.value].exists) return nullptr;
   const AccountState& a = accounts_[id.value];
-  account_view_ = {id, a.enabled, a.default_stp, a.max_open_orders, a.open_orders, a.margin_tier};
+  account_view_ = {id, a.enabled, a.default_stp, a.max_open_orders, a.open_orders, a.margin_tier, a.margin_calls};
   return &account_view_;
 }
 

@@ -20,7 +20,11 @@ struct InstrumentState {
   int64_t divisor = 1;       // D in docs/engine.md
   int32_t hold_fee_ppm = 0;  // max(maker, taker)
   Book book;
-  SetMarginParams margin{};  // mark_source 0: never set (marked at the last price, no margin trading)
+  SetMarginParams margin{};  // instrument 0: never set (marked at the last price, no margin trading)
+  // Traded, book changed or terms changed since the last margin sweep: the
+  // sweep re-checks only accounts with a line in a dirty instrument (or one
+  // whose mark reference is dirty). Part of the state (snapshots keep it).
+  bool mark_dirty = false;
   // The band for `band_ref`, recomputed only when the reference price moves
   // (two 128-bit divisions saved on every order).
   mutable Price band_ref;
@@ -48,6 +52,7 @@ struct AccountState {
   bool enabled = true;
   StpMode default_stp = StpMode::kCancelNewest;
   uint8_t margin_tier = 0;
+  uint64_t margin_calls = 0;          // bit per collateral asset id (< 64) in a margin call
   uint32_t max_open_orders = 0;
   uint32_t open_orders = 0;
   uint32_t head = kNil, tail = kNil;  // live orders, ascending id
@@ -153,6 +158,9 @@ class Engine::Impl {
   void expire_day_orders(const ExpireDayOrders& e);
   void external_trade(const ExternalTrade& t);
   void set_margin_params(const SetMarginParams& m);
+  // kNone if `m` may be `in`'s terms (also used by restore()).
+  RejectReason margin_params_problem(const InstrumentState& in, const SetMarginParams& m) const;
+  void square_off(const SquareOff& s);
 
   // Margin (margin.cpp).
   Price mark_of(const InstrumentState& in) const;
@@ -177,6 +185,16 @@ class Engine::Impl {
   void add_reserve(const Order& o, int64_t reserve_delta, int64_t open_delta);
   void settle_margin_leg(Order& o, const InstrumentState& in, Price px, Qty f, int64_t n, int64_t fee_amount);
   void emit_position_changes();
+  // Margin calls and liquidation (margin.cpp).
+  bool is_dirty(const InstrumentState& in) const;
+  void sweep_margin();  // on Heartbeat
+  void check_margin_call(uint32_t account, AssetId asset);
+  // Cancels the account's open MARGIN orders and closes its positions,
+  // largest loss first, in instruments quoted in `asset` (0: any) and equal
+  // to `only` (0: any); a margin call stops once maintenance is met.
+  void close_margin(AccountId account, AssetId asset, InstrumentId only, LiquidationReason reason);
+  void close_position(AccountId account, InstrumentId instrument, LiquidationReason reason, Int128 unrealized);
+  void emit_margin_status(uint32_t account, AssetId asset, const MarginView& v, bool in_call);
 
   // Order lifecycle.
   void execute(uint32_t oi, Price limit);
@@ -268,6 +286,8 @@ class Engine::Impl {
   InstrumentId traded_instrument_;
   std::vector<uint32_t> scratch_;
   std::vector<detail::LineTouch> line_touches_;
+  std::vector<uint32_t> margin_accounts_;  // ascending ids of accounts with margin lines
+  bool liquidating_ = false;               // place_order on the engine's behalf (a closing order)
 
   // Query caches (views handed out by pointer).
   mutable InstrumentView instrument_view_;

@@ -77,7 +77,13 @@ void Ledger::spend_locked(AccountId account, AssetId asset, Amount amount) {
   s.locked -= amount;
 }
 
-void Ledger::credit(AccountId account, AssetId asset, Amount amount) { touch(account, asset).available += amount; }
+void Ledger::credit(AccountId account, AssetId asset, Amount amount) {
+  // With a margin pool that can go negative, Σ balances is no longer capped
+  // by the supply: check rather than wrap (bounded in practice by the
+  // margin bounds, docs/engine.md).
+  Slot& s = touch(account, asset);
+  if (!checked_add(s.available.value, amount.value, &s.available.value)) ledger_panic("credit overflows a balance");
+}
 
 void Ledger::debit_available(AccountId account, AssetId asset, Amount amount) {
   Slot& s = touch(account, asset);

@@ -23,6 +23,8 @@ const char* event_type_name(EventType t) {
     case EventType::kExternalTradeApplied: return "EXTERNAL_TRADE";
     case EventType::kPositionChanged: return "POSITION_CHANGED";
     case EventType::kMarginParamsSet: return "MARGIN_PARAMS_SET";
+    case EventType::kMarginStatusChanged: return "MARGIN_STATUS";
+    case EventType::kLiquidation: return "LIQUIDATION";
   }
   return "UNKNOWN";
 }
@@ -83,6 +85,8 @@ const char* cancel_reason_name(CancelReason r) {
     case CancelReason::kAccountDisabled: return "ACCOUNT_DISABLED";
     case CancelReason::kInstrumentClosed: return "INSTRUMENT_CLOSED";
     case CancelReason::kBookLevelFull: return "BOOK_LEVEL_FULL";
+    case CancelReason::kMarginCall: return "MARGIN_CALL";
+    case CancelReason::kSquareOff: return "SQUARE_OFF";
   }
   return "UNKNOWN";
 }
@@ -104,6 +108,7 @@ const char* command_type_name(CommandType t) {
     case CommandType::kHeartbeat: return "HEARTBEAT";
     case CommandType::kExternalTrade: return "EXTERNAL_TRADE";
     case CommandType::kSetMarginParams: return "SET_MARGIN_PARAMS";
+    case CommandType::kSquareOff: return "SQUARE_OFF";
   }
   return "UNKNOWN";
 }
@@ -135,6 +140,14 @@ const char* product_name(Product p) {
   switch (p) {
     case Product::kCash: return "CASH";
     case Product::kMargin: return "MARGIN";
+  }
+  return "UNKNOWN";
+}
+
+const char* liquidation_reason_name(LiquidationReason r) {
+  switch (r) {
+    case LiquidationReason::kMarginCall: return "MARGIN_CALL";
+    case LiquidationReason::kSquareOff: return "SQUARE_OFF";
   }
   return "UNKNOWN";
 }

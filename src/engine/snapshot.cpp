@@ -120,6 +120,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(in->spec);
     w.put(in->last_price.value);
     w.put(in->margin);
+    w.put(static_cast<uint8_t>(in->mark_dirty ? 1 : 0));
   }
 
   n = 0;
@@ -133,6 +134,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(static_cast<uint8_t>(a.default_stp));
     w.put(a.max_open_orders);
     w.put(a.margin_tier);
+    w.put(a.margin_calls);
   }
 
   // Balances: every nonzero (account, asset), ascending.
@@ -258,8 +260,9 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     InstrumentSpec s;
     int64_t last;
     SetMarginParams margin{};
-    if (!r.get(&s) || !r.get(&last) || (v2 && !r.get(&margin)) || s.id.value == 0 ||
-        s.id.value >= cfg_.max_instruments) {
+    uint8_t dirty = 0;
+    if (!r.get(&s) || !r.get(&last) || (v2 && (!r.get(&margin) || !r.get(&dirty))) || s.id.value == 0 ||
+        s.id.value >= cfg_.max_instruments || dirty > 1) {
       return fail();
     }
     if (asset(s.base) == nullptr || asset(s.quote) == nullptr || instrument_state(s.id) != nullptr) return fail();
@@ -267,7 +270,19 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (!state || last < 0) return fail();
     state->last_price = Price{last};
     state->margin = margin;
+    state->mark_dirty = dirty != 0;
     instruments_[s.id.value] = std::move(state);
+  }
+  // Margin terms, once every instrument (a reference may have a higher id)
+  // is back: never set is all zeros; set must follow SetMarginParams' rules.
+  for (const auto& in : instruments_) {
+    if (!in) continue;
+    if (!in->margin.instrument) {
+      const SetMarginParams none{};
+      if (std::memcmp(&none, &in->margin, sizeof(none)) != 0) return fail();
+    } else if (in->margin.instrument != in->spec.id || margin_params_problem(*in, in->margin) != RejectReason::kNone) {
+      return fail();
+    }
   }
 
   if (!r.get(&n)) return fail();
@@ -275,7 +290,11 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     uint32_t id, max_open;
     uint8_t enabled, stp;
     uint8_t tier = 0;
-    if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open) || (v2 && !r.get(&tier))) return fail();
+    uint64_t calls = 0;
+    if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open) ||
+        (v2 && (!r.get(&tier) || !r.get(&calls)))) {
+      return fail();
+    }
     if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3 || enabled > 1 || tier > kMarginTiers ||
         accounts_[id].exists) {
       return fail();
@@ -286,6 +305,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     a.default_stp = static_cast<StpMode>(stp);
     a.max_open_orders = max_open;
     a.margin_tier = tier;
+    a.margin_calls = calls;
   }
 
   if (!r.get(&n)) return fail();
@@ -332,8 +352,11 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     const bool margin = rec.product == static_cast<uint8_t>(Product::kMargin);
     if (margin) {
       // A MARGIN order's hold is its reserve at its hold price.
-      int64_t expected_reserve;
+      int64_t expected_reserve, full;
       if (rec.hold_price <= 0 || rec.hold_price % in->spec.tick_size.value != 0 ||
+          !notional(*in, Price{rec.hold_price}, Qty{rec.qty}, &full) ||
+          (limit_type && !notional(*in, Price{rec.price}, Qty{rec.qty}, &full)) ||
+          (limit_type && rec.side == static_cast<uint8_t>(Side::kBuy) && rec.hold_price != rec.price) ||
           !notional(*in, Price{rec.hold_price}, leaves, &expected_reserve) || rec.hold != expected_reserve) {
         return fail();
       }
@@ -408,6 +431,29 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
       l.fees = rec.fees.get();
       // A flat position has no entry value left (a full close releases it all).
       if ((rec.qty == 0) != (l.pos.cost == 0) || (rec.qty != 0 && (rec.qty > 0) != (l.pos.cost > 0))) return fail();
+      if (rec.qty == INT64_MIN) return fail();
+    }
+    // What settlement guarantees: the pool holds Σ position qty of each base
+    // asset and −Σ cost of each quote asset; every position with all its
+    // open orders filled fits in int64; only margin accounts owe.
+    std::vector<Int128> pool(cfg_.max_assets, 0);
+    for (uint32_t acct = 1; acct < accounts_.size(); ++acct) {
+      for (const detail::MarginLine& l : accounts_[acct].lines) {
+        const InstrumentState& in = *instrument_state(l.instrument);
+        pool[in.spec.base.value] += l.pos.qty;
+        pool[in.spec.quote.value] -= l.pos.cost;
+        if (position::abs128(l.pos.qty) + l.buy_open + l.sell_open > INT64_MAX) return fail();
+      }
+    }
+    for (uint32_t a = 1; a < cfg_.max_assets; ++a) {
+      if (pool[a] != ledger_.pool(AssetId{a}).value) return fail();
+    }
+    for (uint32_t acct = 1; acct < accounts_.size(); ++acct) {
+      const AccountState& a = accounts_[acct];
+      if (!a.exists || a.margin_tier != 0 || !a.lines.empty()) continue;
+      for (uint32_t asset = 1; asset < cfg_.max_assets; ++asset) {
+        if (ledger_.get(AccountId{acct}, AssetId{asset}).available < Amount{}) return fail();
+      }
     }
   }
   std::make_heap(gtd_heap_.begin(), gtd_heap_.end(), [](const detail::GtdEntry& x, const detail::GtdEntry& y) {

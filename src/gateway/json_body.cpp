@@ -1,5 +1,7 @@
 #include "gateway/json_body.h"
 
+#include "bourse/core/decimal.h"
+
 namespace bourse::gateway {
 namespace {
 
@@ -32,6 +34,14 @@ JsonBody::JsonBody(const std::string* content_type, const std::string& body,
     fail(400, "MALFORMED_JSON", "the body must be a JSON object");
     return;
   }
+  check_fields(fields);
+}
+
+JsonBody::JsonBody(simdjson::dom::object object, std::initializer_list<std::string_view> fields) : object_(object) {
+  check_fields(fields);
+}
+
+void JsonBody::check_fields(std::initializer_list<std::string_view> fields) {
   for (auto field : object_) {
     bool known = false;
     for (std::string_view f : fields) known = known || field.key == f;
@@ -84,6 +94,45 @@ bool JsonBody::integer(std::string_view name, int64_t* out, bool required) {
   if (e->get_int64().get(*out) != simdjson::SUCCESS) {
     fail(400, "INVALID_FIELD", "'" + std::string(name) + "' must be an integer");
     return false;
+  }
+  return true;
+}
+
+bool decimal_field(JsonBody& body, std::string_view name, int scale, bool required, int64_t* out, bool positive) {
+  std::string text;
+  if (!body.string(name, &text, required)) return false;
+  const DecimalResult r = parse_decimal(text, scale);
+  if (!r.ok()) {
+    body.fail(400, "INVALID_DECIMAL",
+              "'" + std::string(name) + "' is not a decimal with at most " + std::to_string(scale) +
+                  " decimal places: " + decimal_error_name(r.error));
+    return false;
+  }
+  if (positive && r.value <= 0) {
+    body.fail(400, "INVALID_DECIMAL", "'" + std::string(name) + "' must be greater than zero");
+    return false;
+  }
+  *out = r.value;
+  return true;
+}
+
+bool JsonBody::object_list(std::string_view name, std::size_t max, std::initializer_list<std::string_view> fields,
+                           std::vector<JsonBody>* out) {
+  auto e = member(name, true);
+  if (!e) return false;
+  simdjson::dom::array a;
+  if (e->get_array().get(a) != simdjson::SUCCESS || a.size() == 0 || a.size() > max) {
+    fail(400, "INVALID_FIELD", "'" + std::string(name) + "' must be an array of 1 to " + std::to_string(max) + " objects");
+    return false;
+  }
+  out->clear();
+  for (auto item : a) {
+    simdjson::dom::object o;
+    if (item.get_object().get(o) != simdjson::SUCCESS) {
+      fail(400, "INVALID_FIELD", "'" + std::string(name) + "' must be an array of objects");
+      return false;
+    }
+    out->push_back(JsonBody(o, fields));
   }
   return true;
 }

@@ -31,13 +31,26 @@ class JsonBody {
   bool boolean(std::string_view name, bool* out);
   bool integer(std::string_view name, int64_t* out, bool required = false);
   bool string_list(std::string_view name, std::vector<std::string>* out);
+  // An array of 1..max objects, each read strictly like a body with
+  // `fields`; their problems are theirs (check each one's ok()). Valid
+  // while this body is.
+  bool object_list(std::string_view name, std::size_t max, std::initializer_list<std::string_view> fields,
+                   std::vector<JsonBody>* out);
   void fail(int status, std::string code, std::string detail);
 
  private:
+  JsonBody(simdjson::dom::object object, std::initializer_list<std::string_view> fields);
+  void check_fields(std::initializer_list<std::string_view> fields);
+
   std::optional<simdjson::dom::element> member(std::string_view name, bool required);
 
   std::optional<Problem> problem_;
   simdjson::dom::object object_;
 };
+
+// A decimal string member at `scale` (> 0 when `positive`); records a
+// problem on a bad value.
+bool decimal_field(JsonBody& body, std::string_view name, int scale, bool required, int64_t* out,
+                   bool positive = true);
 
 }  // namespace bourse::gateway

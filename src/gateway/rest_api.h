@@ -124,6 +124,9 @@ class RestApi {
   void get_account(const std::shared_ptr<Call>& call);
   void get_balances(const std::shared_ptr<Call>& call);
   void get_positions(const std::shared_ptr<Call>& call);
+  // Margin (rest_margin.cpp).
+  void get_margin(const std::shared_ptr<Call>& call);
+  void post_margin_orders(const std::shared_ptr<Call>& call);
   // Trading.
   void post_order(const std::shared_ptr<Call>& call);
   void get_orders(const std::shared_ptr<Call>& call);

@@ -82,25 +82,6 @@ bool parse_cursor(const std::string& text, uint64_t* id) {
   return r.ec == std::errc() && r.ptr == text.data() + text.size();
 }
 
-// A decimal body field at `scale`; records a problem on a bad value.
-bool decimal_field(JsonBody& body, std::string_view name, int scale, bool required, int64_t* out, bool positive = true) {
-  std::string text;
-  if (!body.string(name, &text, required)) return false;
-  const DecimalResult r = parse_decimal(text, scale);
-  if (!r.ok()) {
-    body.fail(400, "INVALID_DECIMAL",
-              "'" + std::string(name) + "' is not a decimal with at most " + std::to_string(scale) +
-                  " decimal places: " + decimal_error_name(r.error));
-    return false;
-  }
-  if (positive && r.value <= 0) {
-    body.fail(400, "INVALID_DECIMAL", "'" + std::string(name) + "' must be greater than zero");
-    return false;
-  }
-  *out = r.value;
-  return true;
-}
-
 }  // namespace
 
 // --- plumbing ----------------------------------------------------------------
@@ -239,6 +220,8 @@ void RestApi::add_private_routes() {
   private_route("GET", "/v1/account", kScopeRead, BOURSE_BIND(get_account));
   private_route("GET", "/v1/balances", kScopeRead, BOURSE_BIND(get_balances));
   private_route("GET", "/v1/positions", kScopeRead, BOURSE_BIND(get_positions));
+  private_route("GET", "/v1/margin", kScopeRead, BOURSE_BIND(get_margin));
+  private_route("POST", "/v1/margins/orders", kScopeRead, BOURSE_BIND(post_margin_orders), 5);
   private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order), 1, true);
   private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders), 5);
   private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders), 1, true);

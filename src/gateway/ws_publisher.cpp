@@ -225,6 +225,7 @@ void WsPublisher::publish_private(std::span<const Event> events) {
   std::map<uint32_t, std::size_t> fills;                 // account → fills in this batch
   std::map<std::pair<uint32_t, uint32_t>, const BalanceChanged*> balances;  // final per (account, asset)
   std::map<uint32_t, std::set<uint32_t>> positions;      // account → instruments whose position changed
+  std::vector<const Event*> margin;                      // margin calls and liquidations, in order
   for (const Event& e : events) {
     switch (e.type) {
       case EventType::kOrderAccepted: orders[e.accepted.account.value].insert(e.accepted.order_id.value); break;
@@ -240,6 +241,8 @@ void WsPublisher::publish_private(std::span<const Event> events) {
         break;
       case EventType::kBalanceChanged: balances[{e.balance.account.value, e.balance.asset.value}] = &e.balance; break;
       case EventType::kPositionChanged: positions[e.position.account.value].insert(e.position.instrument.value); break;
+      case EventType::kMarginStatusChanged:
+      case EventType::kLiquidation: margin.push_back(&e); break;
       default: break;
     }
   }
@@ -293,6 +296,36 @@ void WsPublisher::publish_private(std::span<const Event> events) {
     w.key("data").begin_object();
     w.field("asset", asset->code.view()).field("available", format_decimal(b->available.value, asset->scale));
     w.field("locked", format_decimal(b->locked.value, asset->scale)).field("total", format_decimal(total, asset->scale));
+    w.end_object().end_object();
+    publish(channel, seq, 0, std::move(out));
+  }
+  for (const Event* e : margin) {
+    const bool call = e->type == EventType::kMarginStatusChanged;
+    const AccountId account = call ? e->margin_status.account : e->liquidation.account;
+    const std::string channel = private_channel("margin", account);
+    if (!hub_.wants(channel)) continue;
+    std::string out;
+    JsonWriter w(&out);
+    const uint64_t seq = next_seq(channel);
+    if (call) {
+      const auto asset = market_.asset(e->margin_status.asset);
+      if (!asset) continue;
+      begin_channel_message(w, "margin", "margin_call", seq, now_ns);
+      w.key("data").begin_object();
+      w.field("currency", asset->code.view()).field("in_call", e->margin_status.in_call != 0);
+      w.field("equity", wide_text(e->margin_status.equity.get(), asset->scale));
+      w.field("maintenance_margin", wide_text(e->margin_status.maintenance.get(), asset->scale));
+      w.field("initial_margin", wide_text(e->margin_status.initial.get(), asset->scale));
+    } else {
+      const auto info = market_.instrument(e->liquidation.instrument);
+      if (!info) continue;
+      begin_channel_message(w, "margin", "liquidation", seq, now_ns);
+      w.key("data").begin_object();
+      w.field("symbol", info->spec.symbol.view());
+      w.field("qty", format_decimal(e->liquidation.qty.value, info->base.scale));
+      w.field("unrealized_pnl", wide_text(e->liquidation.unrealized.get(), info->quote.scale));
+      w.field("reason", liquidation_reason_name(e->liquidation.reason));
+    }
     w.end_object().end_object();
     publish(channel, seq, 0, std::move(out));
   }

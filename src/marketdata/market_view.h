@@ -33,7 +33,7 @@ struct InstrumentInfo {
   AssetSpec quote;
   Price last_price{0};     // 0 before the first trade
   Seq version = 0;         // engine seq of the last change to anything below
-  SetMarginParams margin{};  // mark source and margin rates (mark_source 0: never set)
+  SetMarginParams margin{};  // mark source and margin rates (instrument 0: never set)
 };
 
 struct TradeRecord {

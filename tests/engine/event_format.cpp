@@ -183,6 +183,7 @@ std::string event_to_string(const Event& e) {
           .add("qty", x.qty)
           .add("expire_at", x.expire_at)
           .add("hold", x.hold)
+          .add("hold_price", x.hold_price)
           .add("stp", x.stp)
           .add("post_only", x.post_only)
           .add("pending", x.pending_trigger)
@@ -241,6 +242,7 @@ std::string event_to_string(const Event& e) {
           .add("qty", x.qty)
           .add("leaves", x.leaves)
           .add("hold", x.hold)
+          .add("hold_price", x.hold_price)
           .add("priority_kept", x.priority_kept);
       break;
     }
@@ -306,6 +308,18 @@ std::string event_to_string(const Event& e) {
     case EventType::kMarginParamsSet:
       add_margin_params(f, e.margin_params);
       break;
+    case EventType::kMarginStatusChanged: {
+      const auto& x = e.margin_status;
+      f.add("account", x.account).add("asset", x.asset).add("in_call", x.in_call).add("equity", x.equity)
+          .add("maintenance", x.maintenance).add("initial", x.initial);
+      break;
+    }
+    case EventType::kLiquidation: {
+      const auto& x = e.liquidation;
+      f.add("account", x.account).add("instrument", x.instrument).add("qty", x.qty).add("unrealized", x.unrealized)
+          .add("reason", liquidation_reason_name(x.reason));
+      break;
+    }
   }
   f.add("|", "cause");
   add_header(f, e.cause);
@@ -385,6 +399,9 @@ std::string command_to_string(const Command& c) {
     }
     case CommandType::kSetMarginParams:
       add_margin_params(f, p.set_margin_params);
+      break;
+    case CommandType::kSquareOff:
+      f.add("instrument", p.square_off.instrument);
       break;
   }
   return f.str();

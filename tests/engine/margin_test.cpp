@@ -55,6 +55,62 @@ std::optional<PositionView> position_of(const Engine& e, uint32_t account, uint3
   return out;
 }
 
+// A second instrument with D = 1,000: ABC (3 decimals) in USD cents, tick
+// 0.01 USD, lot 1.000 ABC.
+constexpr AssetId kAbc{3};
+constexpr InstrumentId kAbcUsd{2};
+void add_abc(Market& m, uint32_t initial_ppm, uint32_t maintenance_ppm) {
+  ASSERT_EQ(rejected(m.run(Command::add_asset({AssetCode::from("ABC"), kAbc, 3}))), RejectReason::kNone);
+  InstrumentSpec s = xyz_usd_spec();
+  s.symbol = Symbol::from("ABC-USD");
+  s.id = kAbcUsd;
+  s.base = kAbc;
+  s.lot_size = Qty{1'000};
+  s.min_qty = Qty{1'000};
+  s.max_qty = Qty{1'000'000'000};
+  s.reference_price = Price{5'000};
+  ASSERT_EQ(rejected(m.run(Command::add_instrument(s))), RejectReason::kNone);
+  SetMarginParams p = params(initial_ppm, maintenance_ppm);
+  p.instrument = kAbcUsd;
+  ASSERT_EQ(rejected(m.run(Command::set_margin_params(p))), RejectReason::kNone);
+  for (uint32_t a = 1; a <= 4; ++a) {
+    ASSERT_EQ(rejected(m.run(Command::deposit({Amount{1'000'000'000}, AccountId{a}, kAbc}))), RejectReason::kNone);
+  }
+}
+
+// The engine's own exact relations between positions, reserves and the
+// pool (docs/engine.md, "Margin").
+std::string margin_invariants(const Engine& e) {
+  std::map<uint32_t, Int128> pool;                    // by asset
+  std::map<uint64_t, Int128> buy_reserve, sell_reserve;  // by (account << 32 | instrument)
+  std::string out;
+  e.for_each_position([&](const PositionView& p) {
+    const InstrumentView* in = e.instrument(p.instrument);
+    pool[in->spec.base.value] += p.qty;
+    pool[in->spec.quote.value] -= p.cost;
+    const uint64_t key = (uint64_t{p.account.value} << 32) | p.instrument.value;
+    buy_reserve[key] += p.buy_reserve;
+    sell_reserve[key] += p.sell_reserve;
+  });
+  e.for_each_asset([&](const AssetSpec& a) {
+    if (pool[a.id.value] != e.margin_pool(a.id).value) out += " pool of asset " + std::to_string(a.id.value);
+  });
+  e.for_each_order([&](const OrderView& o) {
+    if (o.product != Product::kMargin) return;
+    const uint64_t key = (uint64_t{o.account.value} << 32) | o.instrument.value;
+    const Int128 reserve = static_cast<Int128>(o.hold_price.value) * o.leaves().value /
+                           e.instrument(o.instrument)->notional_divisor.value;
+    if (reserve != o.hold.value) out += " order " + std::to_string(o.id.value) + " reserve";
+    (o.side == Side::kBuy ? buy_reserve : sell_reserve)[key] -= o.hold.value;
+  });
+  for (const auto* m : {&buy_reserve, &sell_reserve}) {
+    for (const auto& [key, rest] : *m) {
+      if (rest != 0) out += " line " + std::to_string(key >> 32) + "/" + std::to_string(key & 0xffffffff) + " reserves";
+    }
+  }
+  return out;
+}
+
 std::map<uint32_t, int64_t> supply_of(const Engine& e) {
   std::map<uint32_t, int64_t> supply;
   e.for_each_asset([&](const AssetSpec& a) {
@@ -355,6 +411,158 @@ TEST(Margin, SnapshotKeepsPositionsTermsTiersAndReserves) {
   for (std::size_t i = 0; i < e1.size(); ++i) EXPECT_EQ(event_to_string(e1[i]), event_to_string(e2[i]));
 }
 
+TEST(Margin, HeartbeatSweepCallsAndLiquidatesThenClears) {
+  Market m;
+  setup_margin(m);
+  // Long 900 @ 100.00: 9,000,000 cents, taker fee 18,000.
+  m.place({.account = 1, .side = Side::kSell, .price = 10'000, .qty = 900});
+  ASSERT_EQ(of_type(m.place({.account = kTrader, .price = 10'000, .qty = 900, .product = Product::kMargin}),
+                    EventType::kTrade).size(), 1u);
+  // A resting MARGIN order that the liquidation cancels.
+  const uint64_t resting = accepted_id(
+      m.place({.account = kTrader, .side = Side::kSell, .price = 11'000, .qty = 5, .product = Product::kMargin}));
+  ASSERT_NE(resting, 0u);
+  EXPECT_TRUE(of_type(m.run(Command::heartbeat()), EventType::kMarginStatusChanged).empty());
+  // The price falls to 90.00: equity 982,000 − 900,000 = 82,000 < maintenance 405,000.
+  m.place({.account = 2, .side = Side::kSell, .price = 9'000, .qty = 1});
+  m.place({.account = 3, .price = 9'000, .qty = 1});
+  m.place({.account = 4, .price = 9'000, .qty = 900});  // the bid the liquidation sells into
+  const auto sweep = m.run(Command::heartbeat());
+  const auto status = of_type(sweep, EventType::kMarginStatusChanged);
+  ASSERT_EQ(status.size(), 2u) << "called, then cleared once flat";
+  EXPECT_EQ(status[0].margin_status.in_call, 1);
+  EXPECT_EQ(status[0].margin_status.account, AccountId{kTrader});
+  EXPECT_EQ(status[0].margin_status.asset, kUsd);
+  EXPECT_EQ(status[0].margin_status.equity.get(), 82'000);
+  EXPECT_EQ(status[0].margin_status.maintenance.get(), 405'000);
+  EXPECT_EQ(status[1].margin_status.in_call, 0);
+  const Event* liq = first(sweep, EventType::kLiquidation);
+  ASSERT_NE(liq, nullptr);
+  EXPECT_EQ(liq->liquidation.qty, Qty{900});
+  EXPECT_EQ(liq->liquidation.reason, LiquidationReason::kMarginCall);
+  EXPECT_EQ(liq->liquidation.unrealized.get(), -900'000);
+  const Event* cancelled = first(sweep, EventType::kOrderCancelled);
+  ASSERT_NE(cancelled, nullptr);
+  EXPECT_EQ(cancelled->cancelled.order_id.value, resting);
+  EXPECT_EQ(cancelled->cancelled.reason, CancelReason::kMarginCall);
+  ASSERT_EQ(of_type(sweep, EventType::kTrade).size(), 1u);
+  const auto p = position_of(m.engine, kTrader);
+  EXPECT_EQ(p->qty, 0);
+  EXPECT_EQ(p->realized, -900'000);
+  EXPECT_EQ(m.bal(kTrader, kUsd).available.value, 982'000 - 900'000 - 16'200);
+  EXPECT_EQ(check_invariants(m.engine, supply_of(m.engine)), "");
+  EXPECT_EQ(margin_invariants(m.engine), "");
+  // Nothing changed since: the next sweep says nothing.
+  EXPECT_TRUE(m.run(Command::heartbeat()).empty());
+}
+
+TEST(Margin, LiquidationWaitsForLiquidityAndClosesTheLargestLossFirst) {
+  Market m;
+  setup_margin(m);
+  add_abc(m, 100'000, 50'000);
+  // Long 900 XYZ @ 100.00 and long 20.000 ABC @ 50.00 (D = 1,000: 100,000 cents).
+  m.place({.account = 1, .side = Side::kSell, .price = 10'000, .qty = 900});
+  m.place({.account = kTrader, .price = 10'000, .qty = 900, .product = Product::kMargin});
+  m.place({.account = 1, .side = Side::kSell, .price = 5'000, .qty = 20'000, .instrument = 2});
+  m.place({.account = kTrader, .price = 5'000, .qty = 20'000, .instrument = 2, .product = Product::kMargin});
+  ASSERT_EQ(position_of(m.engine, kTrader, 2)->cost, 100'000);
+  // XYZ falls to 90.00 (−900,000) and ABC to 45.00 (−10,000).
+  for (auto [instrument, px] : {std::pair{1u, int64_t{9'000}}, std::pair{2u, int64_t{4'500}}}) {
+    m.place({.account = 2, .side = Side::kSell, .price = px, .qty = instrument == 1 ? 1 : 1'000, .instrument = instrument});
+    m.place({.account = 3, .price = px, .qty = instrument == 1 ? 1 : 1'000, .instrument = instrument});
+  }
+  MarginView v = m.engine.margin(AccountId{kTrader}, kUsd);
+  ASSERT_LT(v.equity, v.maintenance);
+  // No bids: the call is made, the closing order finds nothing, the position stays.
+  auto sweep = m.run(Command::heartbeat());
+  ASSERT_EQ(of_type(sweep, EventType::kMarginStatusChanged).size(), 1u);
+  EXPECT_EQ(of_type(sweep, EventType::kLiquidation).size(), 2u);  // both tried, largest loss first
+  EXPECT_EQ(first(sweep, EventType::kLiquidation)->liquidation.instrument, kXyzUsd);
+  EXPECT_EQ(of_type(sweep, EventType::kOrderCancelled).size(), 2u);  // the IOCs' remainders
+  EXPECT_EQ(position_of(m.engine, kTrader)->qty, 900);
+  // A bid arrives (the book changed: the instrument is re-checked); closing
+  // XYZ alone restores maintenance, so ABC stays open.
+  m.place({.account = 4, .price = 9'000, .qty = 900});
+  sweep = m.run(Command::heartbeat());
+  const auto status = of_type(sweep, EventType::kMarginStatusChanged);
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].margin_status.in_call, 0);
+  ASSERT_EQ(of_type(sweep, EventType::kLiquidation).size(), 1u);
+  EXPECT_EQ(position_of(m.engine, kTrader)->qty, 0);
+  EXPECT_EQ(position_of(m.engine, kTrader, 2)->qty, 20'000);
+  v = m.engine.margin(AccountId{kTrader}, kUsd);
+  EXPECT_GE(v.equity, v.maintenance);
+  EXPECT_EQ(check_invariants(m.engine, supply_of(m.engine)), "");
+  EXPECT_EQ(margin_invariants(m.engine), "");
+}
+
+TEST(Margin, SquareOffClosesEveryPositionEvenOfADisabledAccount) {
+  Market m;
+  setup_margin(m);
+  m.place({.account = 1, .price = 10'000, .qty = 50});
+  m.place({.account = kTrader, .side = Side::kSell, .price = 10'000, .qty = 50, .product = Product::kMargin});
+  m.place({.account = 2, .side = Side::kSell, .price = 10'000, .qty = 30});
+  m.place({.account = kTrader2, .price = 10'000, .qty = 30, .product = Product::kMargin});
+  const uint64_t open = accepted_id(m.place({.account = kTrader2, .price = 9'500, .qty = 10, .product = Product::kMargin}));
+  ASSERT_NE(open, 0u);
+  ASSERT_EQ(rejected(m.run(Command::set_account_enabled({AccountId{kTrader}, 0}))), RejectReason::kNone);
+  m.place({.account = 3, .side = Side::kSell, .price = 10'100, .qty = 100});  // liquidity for the short's buy-back
+  m.place({.account = 4, .price = 9'900, .qty = 100});                        // and for the long's sale
+  EXPECT_EQ(rejected(m.run(Command::square_off({InstrumentId{9}, 0}))), RejectReason::kUnknownInstrument);
+  const auto events = m.run(Command::square_off({InstrumentId{}, 0}));
+  const auto liqs = of_type(events, EventType::kLiquidation);
+  ASSERT_EQ(liqs.size(), 2u);
+  EXPECT_EQ(liqs[0].liquidation.account, AccountId{kTrader});
+  EXPECT_EQ(liqs[0].liquidation.qty, Qty{-50});
+  EXPECT_EQ(liqs[0].liquidation.reason, LiquidationReason::kSquareOff);
+  EXPECT_EQ(liqs[1].liquidation.account, AccountId{kTrader2});
+  bool open_cancelled = false;
+  for (const Event& e : of_type(events, EventType::kOrderCancelled)) {
+    if (e.cancelled.order_id.value == open) open_cancelled = e.cancelled.reason == CancelReason::kSquareOff;
+  }
+  EXPECT_TRUE(open_cancelled);
+  EXPECT_EQ(position_of(m.engine, kTrader)->qty, 0);
+  EXPECT_EQ(position_of(m.engine, kTrader2)->qty, 0);
+  EXPECT_EQ(check_invariants(m.engine, supply_of(m.engine)), "");
+  EXPECT_EQ(margin_invariants(m.engine), "");
+}
+
+TEST(Margin, ReducingOrdersPassEvenWhenTheAccountWasMadeCashOnly) {
+  Market m;
+  setup_margin(m);
+  m.place({.account = 1, .side = Side::kSell, .price = 10'000, .qty = 10});
+  m.place({.account = kTrader, .price = 10'000, .qty = 10, .product = Product::kMargin});
+  add_margin_account(m, kTrader, 0, 0);  // cash only now: held to 100%
+  const MarginView v = m.engine.margin(AccountId{kTrader}, kUsd);
+  EXPECT_EQ(v.initial, 100'000);
+  EXPECT_EQ(v.maintenance, 100'000);
+  EXPECT_EQ(rejected(m.place({.account = kTrader, .price = 10'000, .qty = 1, .product = Product::kMargin})),
+            RejectReason::kMarginNotAllowed);
+  // Selling 11 would flip it short: refused; selling 10 closes it.
+  EXPECT_EQ(rejected(m.place({.account = kTrader, .side = Side::kSell, .price = 10'500, .qty = 11,
+                              .product = Product::kMargin})),
+            RejectReason::kMarginNotAllowed);
+  EXPECT_NE(accepted_id(m.place({.account = kTrader, .side = Side::kSell, .price = 10'500, .qty = 10,
+                                 .product = Product::kMargin})),
+            0u);
+}
+
+TEST(Margin, ASellReservesAtLeastTheMarkSoAWideBandHidesNothing) {
+  Market m;
+  InstrumentSpec wide = xyz_usd_spec();
+  ASSERT_EQ(rejected(m.run(Command::set_margin_params(params(100'000, 50'000)))), RejectReason::kNone);
+  add_margin_account(m, kTrader, 1, kCollateral);
+  (void)wide;
+  // A market sell's band_low may be far below the mark; its reserve is at the mark.
+  const auto e = m.place({.account = kTrader, .side = Side::kSell, .qty = 1'000, .type = OrderType::kMarket,
+                          .tif = TimeInForce::kIoc, .product = Product::kMargin});
+  EXPECT_EQ(rejected(e), RejectReason::kInsufficientMargin);  // 1,000 × 100.00 × 10% > 10,000.00
+  const auto limit = m.place({.account = kTrader, .side = Side::kSell, .price = 9'000, .qty = 10,
+                              .product = Product::kMargin});
+  ASSERT_NE(accepted_id(limit), 0u);
+  EXPECT_EQ(first(limit, EventType::kOrderAccepted)->accepted.hold_price, Price{10'000});  // max(limit, mark)
+}
+
 // Random trading by cash and margin accounts. After every command: the
 // ledger invariants (with the pool), and for every position
 //   qty = Σ signed MARGIN fills,   cost − realized = Σ signed fill notionals,
@@ -363,19 +571,21 @@ TEST(Margin, SnapshotKeepsPositionsTermsTiersAndReserves) {
 // snapshot taken mid-run restores to the same bytes.
 TEST(Margin, RandomTradingKeepsEveryIdentity) {
   Market m;
-  ASSERT_EQ(rejected(m.run(Command::set_margin_params(params(200'000, 100'000)))), RejectReason::kNone);
+  ASSERT_EQ(rejected(m.run(Command::set_margin_params(params(50'000, 25'000)))), RejectReason::kNone);
   const std::vector<uint32_t> margin_accounts = {5, 6, 7};
-  for (uint32_t a : margin_accounts) add_margin_account(m, a, 1, 5'000'000);
+  constexpr int64_t kDeposit = 300'000;  // small: positions of up to ~60 × 100.00 get margin calls
+  for (uint32_t a : margin_accounts) add_margin_account(m, a, 1, kDeposit);
   std::mt19937_64 rng(20261202);
   std::map<uint64_t, Product> product_of;  // order id -> product
   std::map<uint32_t, int64_t> qty, fees;
   std::map<uint32_t, Int128> flows;
   std::vector<uint64_t> live;
-  std::size_t margin_trades = 0, insufficient = 0;
+  std::size_t margin_trades = 0, insufficient = 0, liquidations = 0;
   for (int step = 0; step < 4'000; ++step) {
     m.advance(1'000);
     const uint32_t account = static_cast<uint32_t>(1 + rng() % 7);
     const bool margin = account >= 5;
+    bool swept = false;
     const Side side = rng() % 2 ? Side::kBuy : Side::kSell;
     const InstrumentView* in = m.engine.instrument(kXyzUsd);
     const int64_t span = in->band_high.value - in->band_low.value;
@@ -383,11 +593,22 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
     if (rng() % 5 == 0 && !live.empty()) {
       const uint64_t id = live[rng() % live.size()];
       if (m.live(id)) ev = m.cancel(m.order(id).account.value, id);
+    } else if (rng() % 6 == 0 && !live.empty()) {
+      const uint64_t id = live[rng() % live.size()];
+      if (m.live(id) && !m.order(id).pending_trigger) {
+        const OrderView o = m.order(id);
+        const int64_t price = in->band_low.value + static_cast<int64_t>(rng() % static_cast<uint64_t>(span + 1));
+        ev = m.amend(o.account.value, id, o.type == OrderType::kLimit ? price : 0,
+                     o.filled.value + 1 + static_cast<int64_t>(rng() % 40));
+      }
+    } else if (rng() % 10 == 0) {
+      ev = m.run(Command::heartbeat());  // the margin sweep: calls and liquidations
+      swept = true;
     } else {
       const int64_t price = in->band_low.value + static_cast<int64_t>(rng() % static_cast<uint64_t>(span + 1));
       const bool market = rng() % 6 == 0;
       ev = m.place({.account = account, .side = side, .price = market ? 0 : price,
-                    .qty = static_cast<int64_t>(1 + rng() % 60),
+                    .qty = static_cast<int64_t>(1 + rng() % (margin ? 200 : 60)),
                     .type = market ? OrderType::kMarket : OrderType::kLimit,
                     .tif = market ? TimeInForce::kIoc : TimeInForce::kGtc,
                     .product = margin ? Product::kMargin : Product::kCash});
@@ -398,6 +619,7 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
         live.push_back(e.accepted.order_id.value);
       }
       if (e.type == EventType::kOrderRejected && e.rejected.reason == RejectReason::kInsufficientMargin) ++insufficient;
+      if (e.type == EventType::kLiquidation) ++liquidations;
       if (e.type != EventType::kTrade) continue;
       const Trade& t = e.trade;
       for (const auto& [leg, leg_side] :
@@ -411,6 +633,7 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
       }
     }
     ASSERT_EQ(check_invariants(m.engine, supply_of(m.engine)), "") << "step " << step;
+    ASSERT_EQ(margin_invariants(m.engine), "") << "step " << step;
     const Price mark = m.engine.mark_price(kXyzUsd);
     for (uint32_t a : margin_accounts) {
       const auto p = position_of(m.engine, a);
@@ -419,10 +642,22 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
       ASSERT_EQ(pv.cost - pv.realized, flows[a]) << "step " << step;
       ASSERT_EQ(pv.fees, fees[a]) << "step " << step;
       const int64_t available = m.bal(a, kUsd).available.value;
-      ASSERT_EQ(available, 5'000'000 + pv.realized - pv.fees) << "step " << step;
+      ASSERT_EQ(available, kDeposit + pv.realized - pv.fees) << "step " << step;
       ASSERT_EQ(m.bal(a, kUsd).locked.value, 0);
       const MarginView v = m.engine.margin(AccountId{a}, kUsd);
       ASSERT_EQ(v.equity, available + position::value(pv.qty, mark, 1) - pv.cost) << "step " << step;
+      // After a sweep an account is back above maintenance, or nothing on
+      // the book could take its closing order (within the band).
+      if (swept && v.equity < v.maintenance) {
+        const auto bids = m.engine.depth(kXyzUsd, Side::kBuy, 1);
+        const auto asks = m.engine.depth(kXyzUsd, Side::kSell, 1);
+        const InstrumentView* now = m.engine.instrument(kXyzUsd);
+        if (pv.qty > 0) {
+          ASSERT_TRUE(bids.empty() || bids[0].price < now->band_low) << "step " << step;
+        } else if (pv.qty < 0) {
+          ASSERT_TRUE(asks.empty() || asks[0].price > now->band_high) << "step " << step;
+        }
+      }
     }
     if (step == 2'000) {
       std::vector<unsigned char> bytes, again;
@@ -436,6 +671,7 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
   // The run exercised what it claims to.
   EXPECT_GT(margin_trades, 500u);
   EXPECT_GT(insufficient, 0u);
+  EXPECT_GT(liquidations, 0u);
 }
 
 }  // namespace

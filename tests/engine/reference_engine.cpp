@@ -315,6 +315,7 @@ void ReferenceEngine::dispatch(const Command& command) {
       external_trade(p.external_trade);
       return;
     case CommandType::kSetMarginParams:
+    case CommandType::kSquareOff:
       // The reference models CASH trading (what the random generator
       // sends); margin is held to its own model in margin_test.cpp.
       throw std::logic_error("reference engine: margin is not modelled");
@@ -467,6 +468,7 @@ void ReferenceEngine::place(const PlaceOrder& p) {
   e.accepted.qty = p.qty;
   e.accepted.expire_at = p.expire_at;
   e.accepted.hold = Amount{hold};
+  e.accepted.hold_price = o.hold_price;
   e.accepted.account = p.account;
   e.accepted.instrument = p.instrument;
   e.accepted.side = p.side;
@@ -778,6 +780,7 @@ void ReferenceEngine::amend(const AmendOrder& a) {
   e.amended.qty = o->view.qty;
   e.amended.leaves = o->view.leaves();
   e.amended.hold = o->view.hold;
+  e.amended.hold_price = o->hold_price;
   e.amended.account = o->view.account;
   e.amended.instrument = o->view.instrument;
   e.amended.priority_kept = priority_kept ? 1 : 0;

@@ -30,6 +30,7 @@ enum class CommandType : uint8_t {
   kHeartbeat = 13,  // carries only time: lets GTD expiry run when no one trades
   kExternalTrade = 14,  // a trade on another market, for an external instrument (tick ingest)
   kSetMarginParams = 15,  // an instrument's mark source and margin rates per tier
+  kSquareOff = 16,        // close every MARGIN position (intraday square-off)
 };
 
 struct PlaceOrder {
@@ -140,6 +141,13 @@ struct SetMarginParams {
   uint8_t reserved[7] = {};
 };
 
+// Intraday square-off: cancels the open MARGIN orders and closes the
+// MARGIN positions of every account in an instrument (0 = every instrument).
+struct SquareOff {
+  InstrumentId instrument;
+  uint32_t reserved = 0;
+};
+
 struct CommandHeader {
   Seq seq = 0;                // assigned by the sequencer
   Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
@@ -166,6 +174,7 @@ static_assert(kPaddingFree<ExpireDayOrders> && sizeof(ExpireDayOrders) == 8);
 static_assert(kPaddingFree<Heartbeat> && sizeof(Heartbeat) == 8);
 static_assert(kPaddingFree<ExternalTrade> && sizeof(ExternalTrade) == 32);
 static_assert(kPaddingFree<SetMarginParams> && sizeof(SetMarginParams) == 48);
+static_assert(kPaddingFree<SquareOff> && sizeof(SquareOff) == 8);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -187,6 +196,7 @@ struct Command {
     Heartbeat heartbeat;
     ExternalTrade external_trade;
     SetMarginParams set_margin_params;
+    SquareOff square_off;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -212,6 +222,7 @@ struct Command {
   static Command heartbeat() { return make(CommandType::kHeartbeat); }
   static Command external_trade(const ExternalTrade& p) { Command c = make(CommandType::kExternalTrade); c.payload.external_trade = p; return c; }
   static Command set_margin_params(const SetMarginParams& p) { Command c = make(CommandType::kSetMarginParams); c.payload.set_margin_params = p; return c; }
+  static Command square_off(const SquareOff& p) { Command c = make(CommandType::kSquareOff); c.payload.square_off = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

@@ -58,6 +58,7 @@ struct OrderView {
   Qty qty;               // total quantity
   Qty filled;
   Amount hold;           // still locked for this order
+  Price hold_price;      // what buy holds and MARGIN reserves are computed at
   AssetId hold_asset;
   Timestamp expire_at;
   ClientOrderId client_order_id;
@@ -77,7 +78,7 @@ struct InstrumentView {
   Price band_low;                 // current band limits (inclusive)
   Price band_high;
   Amount notional_divisor;        // 10^(price_scale + base_scale - quote_scale)
-  SetMarginParams margin;         // mark_source 0 until SetMarginParams: marked at the last price, no margin
+  SetMarginParams margin;         // instrument 0 until SetMarginParams: marked at the last price, no margin
 };
 
 struct AccountView {
@@ -87,6 +88,7 @@ struct AccountView {
   uint32_t max_open_orders;
   uint32_t open_orders;
   uint8_t margin_tier;
+  uint64_t margin_calls;  // bit per collateral asset id in a margin call
 };
 
 // A MARGIN position with the account's open MARGIN orders on the instrument.

@@ -43,6 +43,8 @@ enum class EventType : uint8_t {
   kExternalTradeApplied = 16,  // an ExternalTrade command, with its trade id and notional
   kPositionChanged = 17,       // a MARGIN position's final state after the command
   kMarginParamsSet = 18,       // SetMarginParams applied (the payload, as given)
+  kMarginStatusChanged = 19,   // an account went below maintenance margin (a margin call) or back above it
+  kLiquidation = 20,           // the engine closes a MARGIN position: its closing orders follow
 };
 
 struct OrderAccepted {
@@ -52,7 +54,8 @@ struct OrderAccepted {
   Price stop_price;
   Qty qty;
   Timestamp expire_at;
-  Amount hold;           // amount locked for this order (quote for buys, base for sells)
+  Amount hold;           // amount locked for this order (quote for buys, base for sells); MARGIN: its reserve
+  Price hold_price;      // the price holds (buys) and MARGIN reserves are computed at; 0 for CASH sells
   AccountId account;
   InstrumentId instrument;
   Side side;
@@ -118,6 +121,7 @@ struct OrderAmended {
   Qty qty;           // new total quantity
   Qty leaves;
   Amount hold;       // the order's hold after the amend
+  Price hold_price;
   AccountId account;
   InstrumentId instrument;
   uint8_t priority_kept;  // 1 when only the quantity went down
@@ -195,6 +199,29 @@ struct ExternalTradeApplied {
   uint8_t reserved[3];
 };
 
+// A margin call (in_call 1: equity below maintenance in `asset`) or its end
+// (0), from the margin sweep; values at that moment.
+struct MarginStatusChanged {
+  Wide equity;
+  Wide maintenance;
+  Wide initial;
+  AccountId account;
+  AssetId asset;
+  uint8_t in_call;
+  uint8_t reserved[7];
+};
+
+// The engine closes `qty` (the signed position before) of a MARGIN position;
+// the closing MARKET IOC orders' own events follow.
+struct Liquidation {
+  Qty qty;
+  Wide unrealized;   // at the mark when it started
+  AccountId account;
+  InstrumentId instrument;
+  LiquidationReason reason;
+  uint8_t reserved[7];
+};
+
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
@@ -219,6 +246,8 @@ struct Event {
     ExternalTradeApplied external_trade;
     PositionChanged position;
     SetMarginParams margin_params;
+    MarginStatusChanged margin_status;
+    Liquidation liquidation;
   };
   Event() : raw{} {}
 };
@@ -232,5 +261,6 @@ const char* order_type_name(OrderType t);
 const char* tif_name(TimeInForce t);
 const char* product_name(Product p);
 const char* mark_source_name(MarkSource m);
+const char* liquidation_reason_name(LiquidationReason r);
 
 }  // namespace bourse

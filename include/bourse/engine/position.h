@@ -93,4 +93,24 @@ inline Int128 maintenance_requirement(Int128 position_value, uint32_t maintenanc
   return ppm_ceil(abs128(position_value), maintenance_ppm);
 }
 
+// A rate as applied: a position whose tier has no rate (terms changed, or
+// the account was made cash-only) is held to 100%.
+inline uint32_t effective_rate(uint32_t ppm) { return ppm ? ppm : static_cast<uint32_t>(kPpm); }
+
+// One account's margin in one collateral asset, summed over its lines (the
+// engine's check and the gateway's GET /v1/margin both use this).
+struct MarginTotals {
+  Int128 unrealized = 0;   // Σ (value − cost)
+  Int128 initial = 0;      // Σ initial requirements (positions and open orders)
+  Int128 maintenance = 0;  // Σ maintenance requirements (positions)
+};
+
+inline void add_line(MarginTotals& t, const Position& pos, Int128 buy_reserve, Int128 sell_reserve, Price mark,
+                     int64_t divisor, uint32_t initial_ppm, uint32_t maintenance_ppm, uint32_t fee_ppm) {
+  const Int128 v = value(pos.qty, mark, divisor);
+  t.unrealized += v - pos.cost;
+  t.initial += initial_requirement(v, buy_reserve, sell_reserve, effective_rate(initial_ppm), fee_ppm);
+  t.maintenance += maintenance_requirement(v, effective_rate(maintenance_ppm));
+}
+
 }  // namespace bourse::position

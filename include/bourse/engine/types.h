@@ -80,7 +80,12 @@ enum class CancelReason : uint8_t {
   kAccountDisabled = 6,    // kill switch
   kInstrumentClosed = 7,
   kBookLevelFull = 8,      // resting would take its level's open quantity past INT64_MAX
+  kMarginCall = 9,         // an open MARGIN order of an account being liquidated
+  kSquareOff = 10,         // an open MARGIN order at the intraday square-off
 };
+
+// Why the engine closed a MARGIN position itself. Stable codes.
+enum class LiquidationReason : uint8_t { kMarginCall = 1, kSquareOff = 2 };
 
 enum class ExpireReason : uint8_t { kDay = 1, kGtd = 2 };
 
