@@ -29,7 +29,8 @@ void AccountReadModel::load(const Engine& engine) {
   engine.for_each_asset([&](const AssetSpec& a) { assets.push_back(a.id); });
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
-    a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier};
+    a.summary =
+        AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier, v.cancel_at};
     for (uint32_t asset = 0; asset < 64; ++asset) {
       if (v.margin_calls & (uint64_t{1} << asset)) a.margin_calls.insert(asset);
     }
@@ -201,6 +202,9 @@ void AccountReadModel::apply(const Event& e) {
       a.summary.margin_tier = e.account_configured.margin_tier;
       break;
     }
+    case EventType::kCancelAfterSet:
+      accounts_[e.cancel_after.account.value].summary.cancel_at = e.cancel_after.fired ? 0 : e.cancel_after.cancel_at;
+      break;
     case EventType::kMarginStatusChanged: {
       auto& calls = accounts_[e.margin_status.account.value].margin_calls;
       if (e.margin_status.in_call) calls.insert(e.margin_status.asset.value);

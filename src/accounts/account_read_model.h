@@ -89,6 +89,7 @@ struct AccountSummary {
   uint32_t open_orders = 0;
   StpMode default_stp = StpMode::kCancelNewest;
   uint8_t margin_tier = 0;
+  Timestamp cancel_at = 0;  // dead-man's switch deadline (0: not armed)
 };
 
 // A MARGIN position as the engine reported it (PositionChanged).

@@ -33,24 +33,32 @@ namespace {
 // nobody trades (the engine reads no clock) and the engine's margin sweep
 // runs, lets quiet WebSocket channels tell their subscribers they are
 // alive, and submits the daily square-off of MARGIN positions at
-// `square_off_minute` (UTC; -1: never) — once per day, only when the clock
-// crosses it while serving.
+// `square_off_minute` (UTC; -1: never) once per day: `last_square_off` (the
+// engine's, from the journal) tells whether today's already ran, so a
+// restart across the minute still squares off.
 class Heartbeat {
  public:
-  Heartbeat(EngineService& service, gateway::WsHub& hub, Clock& clock, int square_off_minute) : service_(service) {
-    thread_ = std::thread([this, &hub, &clock, square_off_minute] {
+  Heartbeat(EngineService& service, gateway::WsHub& hub, Clock& clock, int square_off_minute,
+            Timestamp last_square_off)
+      : service_(service) {
+    thread_ = std::thread([this, &hub, &clock, square_off_minute, last_square_off] {
       constexpr int64_t kMinute = 60'000'000'000;
-      auto day_and_minute = [&] {
-        const int64_t minutes = clock.now() / kMinute;
+      auto day_and_minute = [&](int64_t ns) {
+        const int64_t minutes = ns / kMinute;
         return std::pair{minutes / 1440, static_cast<int>(minutes % 1440)};
       };
-      auto [start_day, start_minute] = day_and_minute();
-      int64_t squared_off_day = start_minute >= square_off_minute ? start_day : start_day - 1;
+      // The day whose square-off time the last SquareOff was at or after.
+      const auto [last_day, last_minute] = day_and_minute(last_square_off);
+      // Never squared off (a new venue, or the setting just turned on): from
+      // the next crossing, not at once.
+      const auto [start_day, start_minute] = day_and_minute(clock.now());
+      int64_t squared_off_day = last_square_off == 0 ? (start_minute >= square_off_minute ? start_day : start_day - 1)
+                                : last_minute >= square_off_minute ? last_day : last_day - 1;
       std::unique_lock lock(mutex_);
       while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
         service_.submit(Command::heartbeat(), nullptr);
         hub.heartbeat(clock.now());
-        const auto [day, minute] = day_and_minute();
+        const auto [day, minute] = day_and_minute(clock.now());
         if (square_off_minute >= 0 && minute >= square_off_minute && day > squared_off_day) {
           service_.submit(Command::square_off({InstrumentId{}, 0}), nullptr);
           log_line(LogLevel::kInfo, "serve", "square-off of every MARGIN position submitted");
@@ -256,6 +264,7 @@ int run_serve(const ServeConfig& config) {
   }
   marketdata::MarketView market;
   market.load(service->engine());
+  const Timestamp last_square_off = service->engine().last_square_off();
   // Candles, indicators, recent trades and the 24-hour tickers continue
   // from the store (history caught up above).
   projector::restore_market(*store, market, 1'000);
@@ -450,7 +459,8 @@ int run_serve(const ServeConfig& config) {
   std::fflush(stdout);
 
   std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(
-      *service, hub, clock, config.square_off_utc.empty() ? -1 : square_off_minute(config.square_off_utc));
+      *service, hub, clock, config.square_off_utc.empty() ? -1 : square_off_minute(config.square_off_utc),
+      last_square_off);
   std::unique_ptr<MarketSimulator> simulator;
   if (config.simulate && !specs.empty()) {
     simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);

@@ -22,6 +22,7 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kExternalTrade: return sizeof(ExternalTrade);
     case CommandType::kSetMarginParams: return sizeof(SetMarginParams);
     case CommandType::kSquareOff: return sizeof(SquareOff);
+    case CommandType::kCancelAfter: return sizeof(CancelAfter);
   }
   return 0;
 }

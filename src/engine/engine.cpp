@@ -17,6 +17,7 @@ namespace {
 constexpr int64_t kPpm = 1'000'000;
 constexpr int64_t kBps = 10'000;
 constexpr int32_t kMaxFeePpm = 100'000;
+constexpr uint32_t kMaxCancelAfterMs = 86'400'000;  // a day
 constexpr std::size_t kEventReserve = 1u << 14;
 
 [[noreturn]] void engine_panic(const char* what) {
@@ -87,6 +88,8 @@ void Engine::Impl::reset() {
   accounts_[0].exists = true;  // the fee account
   accounts_[0].enabled = false;
   margin_accounts_.clear();
+  cancel_deadlines_.clear();
+  last_square_off_ = 0;
   liquidating_ = false;
   ledger_.clear();
   const uint32_t prealloc = std::min(cfg_.order_capacity, cfg_.preallocated_orders);
@@ -120,8 +123,12 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   removed_touches_.clear();
   line_touches_.clear();
   traded_instrument_ = InstrumentId{};
+  also_traded_.clear();
 
   if (!gtd_heap_.empty() && gtd_heap_.front().expire_at <= c.header.timestamp) expire_gtd(c.header.timestamp);
+  if (!cancel_deadlines_.empty() && cancel_deadlines_.begin()->first <= c.header.timestamp) {
+    fire_dead_mans_switches(c.header.timestamp);
+  }
 
   switch (c.header.type) {
     case CommandType::kPlaceOrder: place_order(c.payload.place); break;
@@ -140,6 +147,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kExternalTrade: external_trade(c.payload.external_trade); break;
     case CommandType::kSetMarginParams: set_margin_params(c.payload.set_margin_params); break;
     case CommandType::kSquareOff: square_off(c.payload.square_off); break;
+    case CommandType::kCancelAfter: cancel_after(c.payload.cancel_after); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
@@ -557,7 +565,10 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
 
   in.last_price = px;
   in.mark_dirty = true;
-  traded_instrument_ = a.instrument;
+  if (traded_instrument_ != a.instrument) {
+    if (traded_instrument_) also_traded_.push_back(traded_instrument_.value);
+    traded_instrument_ = a.instrument;
+  }
   if (p.leaves() == Qty{}) {
     unlink_from_level(pi);
     finish(pi);
@@ -566,7 +577,17 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
 
 void Engine::Impl::run_triggers() {
   if (!traded_instrument_) return;
-  InstrumentState& in = *instrument_state(traded_instrument_);
+  if (also_traded_.empty()) return run_triggers_in(*instrument_state(traded_instrument_));
+  // Several instruments traded (a liquidation or square-off): each one's
+  // stops, ascending instrument id.
+  also_traded_.push_back(traded_instrument_.value);
+  std::sort(also_traded_.begin(), also_traded_.end());
+  also_traded_.erase(std::unique(also_traded_.begin(), also_traded_.end()), also_traded_.end());
+  const std::vector<uint32_t> instruments = also_traded_;
+  for (const uint32_t id : instruments) run_triggers_in(*instruments_[id]);
+}
+
+void Engine::Impl::run_triggers_in(InstrumentState& in) {
   for (;;) {
     const Price last = in.last_price;
     const detail::StopRef* b = in.book.buy_stops.first_triggered(last);
@@ -958,6 +979,7 @@ void Engine::Impl::transfer(const Transfer& t, bool deposit) {
     }
     if (!ledger_.withdraw(t.account, t.asset, t.amount)) return refuse(RejectReason::kInsufficientFunds);
   }
+  if (!accounts_[t.account.value].lines.empty()) accounts_[t.account.value].margin_recheck = true;  // equity moved
   Event& e = emit(EventType::kTransferCompleted);
   e.transfer.amount = t.amount;
   e.transfer.account = t.account;
@@ -1056,6 +1078,7 @@ void Engine::Impl::set_instrument_status(const SetInstrumentStatus& s) {
   if (in == nullptr) return refuse(RejectReason::kUnknownInstrument);
   if (!valid_status(s.status)) return refuse(RejectReason::kInvalidCommand);
   in->spec.status = s.status;
+  in->mark_dirty = true;  // a liquidation that waited for trading to resume is retried
   Event& e = emit(EventType::kInstrumentStatusChanged);
   e.instrument_status.instrument = s.instrument;
   e.instrument_status.status = s.status;
@@ -1076,6 +1099,7 @@ void Engine::Impl::configure_account(const ConfigureAccount& c) {
     a.exists = true;
   }
   a.default_stp = c.default_stp;
+  if (a.margin_tier != c.margin_tier && !a.lines.empty()) a.margin_recheck = true;  // its rates changed
   a.margin_tier = c.margin_tier;
   a.max_open_orders = c.max_open_orders ? c.max_open_orders : cfg_.default_max_open_orders;
   Event& e = emit(EventType::kAccountConfigured);
@@ -1099,6 +1123,41 @@ void Engine::Impl::set_account_enabled(const SetAccountEnabled& s) {
     for (uint32_t oi = a.head; oi != kNil;) {
       const uint32_t next = orders_[oi].acct_next;
       cancel(oi, CancelReason::kAccountDisabled);
+      oi = next;
+    }
+  }
+}
+
+// Dead-man's switch (cancel-on-disconnect for REST clients).
+void Engine::Impl::cancel_after(const CancelAfter& c) {
+  auto refuse = [&](RejectReason r) { reject(r, ClientOrderId{}, OrderId{}, c.account, InstrumentId{}); };
+  if (c.account.value == 0 || c.account.value >= cfg_.max_accounts) return refuse(RejectReason::kInvalidAccount);
+  AccountState& a = accounts_[c.account.value];
+  if (!a.exists) return refuse(RejectReason::kUnknownAccount);
+  if (c.timeout_ms > kMaxCancelAfterMs) return refuse(RejectReason::kInvalidCommand);
+  if (a.cancel_at) cancel_deadlines_.erase({a.cancel_at, c.account.value});
+  a.cancel_at = c.timeout_ms ? cause_->timestamp + int64_t{c.timeout_ms} * 1'000'000 : 0;
+  if (a.cancel_at) cancel_deadlines_.insert({a.cancel_at, c.account.value});
+  Event& e = emit(EventType::kCancelAfterSet);
+  e.cancel_after.cancel_at = a.cancel_at;
+  e.cancel_after.account = c.account;
+}
+
+// Deadlines that passed, in (deadline, account) order: the event, then
+// every live order of the account cancelled (ascending id).
+void Engine::Impl::fire_dead_mans_switches(Timestamp now) {
+  while (!cancel_deadlines_.empty() && cancel_deadlines_.begin()->first <= now) {
+    const auto [deadline, account] = *cancel_deadlines_.begin();
+    cancel_deadlines_.erase(cancel_deadlines_.begin());
+    AccountState& a = accounts_[account];
+    a.cancel_at = 0;
+    Event& e = emit(EventType::kCancelAfterSet);
+    e.cancel_after.cancel_at = deadline;
+    e.cancel_after.account = AccountId{account};
+    e.cancel_after.fired = 1;
+    for (uint32_t oi = a.head; oi != kNil;) {
+      const uint32_t next = orders_[oi].acct_next;
+      cancel(oi, CancelReason::kDeadMansSwitch);
       oi = next;
     }
   }
@@ -1161,7 +1220,8 @@ const InstrumentView* Engine::Impl::instrument(InstrumentId id) const {
 const AccountView* Engine::Impl::account(AccountId id) const {
   if (id.value >= accounts_.size() || !accounts_[id.value].exists) return nullptr;
   const AccountState& a = accounts_[id.value];
-  account_view_ = {id, a.enabled, a.default_stp, a.max_open_orders, a.open_orders, a.margin_tier, a.margin_calls};
+  account_view_ = {id,           a.enabled,        a.default_stp, a.max_open_orders, a.open_orders,
+                   a.margin_tier, a.margin_calls, a.cancel_at};
   return &account_view_;
 }
 
@@ -1242,6 +1302,7 @@ void Engine::for_each_position(const std::function<void(const PositionView&)>& f
 }
 MarginView Engine::margin(AccountId account, AssetId collateral) const { return impl_->margin(account, collateral); }
 Amount Engine::margin_pool(AssetId asset) const { return impl_->margin_pool(asset); }
+Timestamp Engine::last_square_off() const { return impl_->last_square_off(); }
 void Engine::serialize(std::vector<unsigned char>* out) const { impl_->serialize(out); }
 bool Engine::restore(std::span<const unsigned char> data) { return impl_->restore(data); }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <utility>
 #include <span>
 #include <vector>
 
@@ -53,6 +55,8 @@ struct AccountState {
   StpMode default_stp = StpMode::kCancelNewest;
   uint8_t margin_tier = 0;
   uint64_t margin_calls = 0;          // bit per collateral asset id (< 64) in a margin call
+  Timestamp cancel_at = 0;            // dead-man's switch deadline; 0: not armed
+  bool margin_recheck = false;        // tier or collateral changed: the next sweep checks every asset
   uint32_t max_open_orders = 0;
   uint32_t open_orders = 0;
   uint32_t head = kNil, tail = kNil;  // live orders, ascending id
@@ -130,6 +134,7 @@ class Engine::Impl {
   void for_each_position(const std::function<void(const PositionView&)>& fn) const;
   MarginView margin(AccountId account, AssetId collateral) const;
   Amount margin_pool(AssetId asset) const { return ledger_.pool(asset); }
+  Timestamp last_square_off() const { return last_square_off_; }
 
   void serialize(std::vector<unsigned char>* out) const;
   bool restore(std::span<const unsigned char> data);
@@ -161,6 +166,8 @@ class Engine::Impl {
   // kNone if `m` may be `in`'s terms (also used by restore()).
   RejectReason margin_params_problem(const InstrumentState& in, const SetMarginParams& m) const;
   void square_off(const SquareOff& s);
+  void cancel_after(const CancelAfter& c);
+  void fire_dead_mans_switches(Timestamp now);
 
   // Margin (margin.cpp).
   Price mark_of(const InstrumentState& in) const;
@@ -211,6 +218,7 @@ class Engine::Impl {
   void cancel(uint32_t oi, CancelReason reason);
   void expire(uint32_t oi, ExpireReason reason);
   void run_triggers();
+  void run_triggers_in(InstrumentState& in);
   void expire_gtd(Timestamp now);
   void push_gtd(const Order& o);
   void compact_gtd_heap();
@@ -283,11 +291,14 @@ class Engine::Impl {
   uint64_t epoch_ = 1;
   std::vector<detail::LevelTouch> level_touches_;
   std::vector<uint32_t> removed_touches_;  // indexes of touches whose level was removed
-  InstrumentId traded_instrument_;
+  InstrumentId traded_instrument_;      // the last instrument that traded in this command
+  std::vector<uint32_t> also_traded_;   // others that traded before it (liquidation, square-off)
   std::vector<uint32_t> scratch_;
   std::vector<detail::LineTouch> line_touches_;
   std::vector<uint32_t> margin_accounts_;  // ascending ids of accounts with margin lines
   bool liquidating_ = false;               // place_order on the engine's behalf (a closing order)
+  std::set<std::pair<Timestamp, uint32_t>> cancel_deadlines_;  // armed dead-man's switches (deadline, account)
+  Timestamp last_square_off_ = 0;          // timestamp of the last SquareOff (snapshots keep it)
 
   // Query caches (views handed out by pointer).
   mutable InstrumentView instrument_view_;

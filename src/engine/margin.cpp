@@ -307,9 +307,11 @@ void Engine::Impl::sweep_margin() {
   for (std::size_t i = 0; i < margin_accounts_.size(); ++i) {
     const uint32_t id = margin_accounts_[i];
     assets.clear();
+    const bool recheck = accounts_[id].margin_recheck;
+    accounts_[id].margin_recheck = false;
     for (const MarginLine& l : accounts_[id].lines) {
       const InstrumentState& in = *instrument_state(l.instrument);
-      if (is_dirty(in)) assets.push_back(in.spec.quote.value);
+      if (recheck || is_dirty(in)) assets.push_back(in.spec.quote.value);
     }
     std::sort(assets.begin(), assets.end());
     assets.erase(std::unique(assets.begin(), assets.end()), assets.end());
@@ -383,12 +385,17 @@ void Engine::Impl::close_margin(AccountId account, AssetId asset, InstrumentId o
 }
 
 // MARKET IOC orders for the whole position, max_qty at a time, until it is
-// flat or the book has nothing more at the band.
+// flat or the book has nothing more within the band. Nothing at all (no
+// event) while the instrument is not trading or nothing on the other side
+// is within the band: the sweep after the book or status changes retries.
 void Engine::Impl::close_position(AccountId account, InstrumentId instrument, LiquidationReason reason,
                                   Int128 unrealized) {
   AccountState& a = accounts_[account.value];
-  const InstrumentState& in = *instrument_state(instrument);
+  InstrumentState& in = *instrument_state(instrument);
   const MarginLine* l = find_line(a, instrument);
+  if (in.spec.status != InstrumentStatus::kTrading) return;
+  const detail::PriceLadder& other = in.book.ladder(l->pos.qty > 0 ? Side::kBuy : Side::kSell);
+  if (other.empty() || (l->pos.qty > 0 ? other.best().price < band_low(in) : other.best().price > band_high(in))) return;
   Event& e = emit(EventType::kLiquidation);
   e.liquidation.qty = Qty{l->pos.qty};
   e.liquidation.unrealized = Wide::of(unrealized);
@@ -397,7 +404,8 @@ void Engine::Impl::close_position(AccountId account, InstrumentId instrument, Li
   e.liquidation.reason = reason;
   const int64_t chunk = in.spec.max_qty.value - in.spec.max_qty.value % in.spec.lot_size.value;
   liquidating_ = true;
-  for (int round = 0; round < 1000 && l->pos.qty != 0; ++round) {
+  // Every round fills at least a lot or stops: bounded by the position and the book.
+  while (l->pos.qty != 0) {
     const int64_t before = l->pos.qty;
     PlaceOrder p{};
     p.account = account;
@@ -419,6 +427,7 @@ void Engine::Impl::square_off(const SquareOff& s) {
   if (s.instrument && instrument_state(s.instrument) == nullptr) {
     return reject(RejectReason::kUnknownInstrument, ClientOrderId{}, OrderId{}, AccountId{}, s.instrument);
   }
+  last_square_off_ = cause_->timestamp;
   for (std::size_t i = 0; i < margin_accounts_.size(); ++i) {
     close_margin(AccountId{margin_accounts_[i]}, AssetId{}, s.instrument, LiquidationReason::kSquareOff);
   }

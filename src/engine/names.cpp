@@ -25,6 +25,7 @@ const char* event_type_name(EventType t) {
     case EventType::kMarginParamsSet: return "MARGIN_PARAMS_SET";
     case EventType::kMarginStatusChanged: return "MARGIN_STATUS";
     case EventType::kLiquidation: return "LIQUIDATION";
+    case EventType::kCancelAfterSet: return "CANCEL_AFTER";
   }
   return "UNKNOWN";
 }
@@ -87,6 +88,7 @@ const char* cancel_reason_name(CancelReason r) {
     case CancelReason::kBookLevelFull: return "BOOK_LEVEL_FULL";
     case CancelReason::kMarginCall: return "MARGIN_CALL";
     case CancelReason::kSquareOff: return "SQUARE_OFF";
+    case CancelReason::kDeadMansSwitch: return "DEAD_MANS_SWITCH";
   }
   return "UNKNOWN";
 }
@@ -109,6 +111,7 @@ const char* command_type_name(CommandType t) {
     case CommandType::kExternalTrade: return "EXTERNAL_TRADE";
     case CommandType::kSetMarginParams: return "SET_MARGIN_PARAMS";
     case CommandType::kSquareOff: return "SQUARE_OFF";
+    case CommandType::kCancelAfter: return "CANCEL_AFTER";
   }
   return "UNKNOWN";
 }

@@ -135,6 +135,8 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(a.max_open_orders);
     w.put(a.margin_tier);
     w.put(a.margin_calls);
+    w.put(a.cancel_at);
+    w.put(static_cast<uint8_t>(a.margin_recheck ? 1 : 0));
   }
 
   // Balances: every nonzero (account, asset), ascending.
@@ -185,13 +187,13 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(r);
   }
 
-  // Margin lines with a position or history, ascending (account,
-  // instrument); reserves are derived from the orders above.
+  // Every margin line, ascending (account, instrument) — the empty ones
+  // too: which lines exist decides which accounts a sweep looks at.
+  // Reserves are derived from the orders above.
   std::vector<LineRecord> lines;
   for (uint32_t acct = 1; acct < accounts_.size(); ++acct) {
     const std::size_t first = lines.size();
     for (const detail::MarginLine& l : accounts_[acct].lines) {
-      if (l.pos.qty == 0 && l.pos.cost == 0 && l.pos.realized == 0 && l.fees == 0) continue;
       lines.push_back({acct, l.instrument.value, l.pos.qty, Wide::of(l.pos.cost), Wide::of(l.pos.realized),
                        Wide::of(l.fees)});
     }
@@ -200,6 +202,7 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
   }
   w.put(static_cast<uint32_t>(lines.size()));
   for (const LineRecord& l : lines) w.put(l);
+  w.put(last_square_off_);
 
   // Book priority: per instrument, bids then asks, best level first, FIFO.
   for (const auto& in : instruments_) {
@@ -291,8 +294,11 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     uint8_t enabled, stp;
     uint8_t tier = 0;
     uint64_t calls = 0;
+    Timestamp cancel_at = 0;
+    uint8_t recheck = 0;
     if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open) ||
-        (v2 && (!r.get(&tier) || !r.get(&calls)))) {
+        (v2 && (!r.get(&tier) || !r.get(&calls) || !r.get(&cancel_at) || !r.get(&recheck))) || cancel_at < 0 ||
+        recheck > 1) {
       return fail();
     }
     if (id == 0 || id >= cfg_.max_accounts || stp < 1 || stp > 3 || enabled > 1 || tier > kMarginTiers ||
@@ -306,6 +312,9 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     a.max_open_orders = max_open;
     a.margin_tier = tier;
     a.margin_calls = calls;
+    a.cancel_at = cancel_at;
+    a.margin_recheck = recheck != 0;
+    if (cancel_at) cancel_deadlines_.insert({cancel_at, id});
   }
 
   if (!r.get(&n)) return fail();
@@ -350,6 +359,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (stop_type ? rec.stop_price <= 0 : rec.stop_price != 0) return fail();
     const Qty leaves{rec.qty - rec.filled};
     const bool margin = rec.product == static_cast<uint8_t>(Product::kMargin);
+    if (margin && !in->margin.instrument) return fail();  // MARGIN orders need terms
     if (margin) {
       // A MARGIN order's hold is its reserve at its hold price.
       int64_t expected_reserve, full;
@@ -417,7 +427,8 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     for (uint32_t i = 0; i < n; ++i) {
       LineRecord rec;
       if (!r.get(&rec) || rec.account == 0 || rec.account >= cfg_.max_accounts || !accounts_[rec.account].exists ||
-          instrument_state(InstrumentId{rec.instrument}) == nullptr) {
+          instrument_state(InstrumentId{rec.instrument}) == nullptr ||
+          !instrument_state(InstrumentId{rec.instrument})->margin.instrument) {
         return fail();
       }
       AccountState& a = accounts_[rec.account];
@@ -450,10 +461,18 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     }
     for (uint32_t acct = 1; acct < accounts_.size(); ++acct) {
       const AccountState& a = accounts_[acct];
+      uint64_t collateral = 0;  // quote assets of the account's lines
+      for (const detail::MarginLine& l : a.lines) collateral |= uint64_t{1} << instrument_state(l.instrument)->spec.quote.value;
+      if ((a.margin_calls & ~collateral) != 0) return fail();  // a call in an asset it has nothing margined in
       if (!a.exists || a.margin_tier != 0 || !a.lines.empty()) continue;
       for (uint32_t asset = 1; asset < cfg_.max_assets; ++asset) {
         if (ledger_.get(AccountId{acct}, AssetId{asset}).available < Amount{}) return fail();
       }
+    }
+    if (!r.get(&last_square_off_) || last_square_off_ < 0) return fail();
+  } else {
+    for (const AccountState& a : accounts_) {
+      if (a.margin_calls || a.margin_recheck) return fail();
     }
   }
   std::make_heap(gtd_heap_.begin(), gtd_heap_.end(), [](const detail::GtdEntry& x, const detail::GtdEntry& y) {

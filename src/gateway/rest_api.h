@@ -124,6 +124,7 @@ class RestApi {
   void get_account(const std::shared_ptr<Call>& call);
   void get_balances(const std::shared_ptr<Call>& call);
   void get_positions(const std::shared_ptr<Call>& call);
+  void post_cancel_after(const std::shared_ptr<Call>& call);
   // Margin (rest_margin.cpp).
   void get_margin(const std::shared_ptr<Call>& call);
   void post_margin_orders(const std::shared_ptr<Call>& call);

@@ -4,6 +4,7 @@
 // charges — without placing them. Both rebuild the engine's arithmetic
 // from the read models (gateway/margin_view.h).
 #include <algorithm>
+#include <map>
 
 #include "bourse/core/decimal.h"
 #include "bourse/engine/position.h"
@@ -160,6 +161,19 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
 
   const AccountId account{call->principal.user_id};
   const std::vector<CollateralMargin> before = compute_margin(*services_.accounts, market_, account);
+  // What the engine's "reducing" rule sees: each position, and the open
+  // MARGIN quantity per (instrument, side) including the list so far.
+  std::map<uint32_t, int64_t> position_qty;
+  for (const accounts::PositionRecord& p : services_.accounts->positions(account)) position_qty[p.instrument.value] = p.qty;
+  std::map<std::pair<uint32_t, int>, Int128> open_qty;
+  accounts::OrderFilter live;
+  live.open = true;
+  live.limit = SIZE_MAX;
+  for (const accounts::OrderRecord& o : services_.accounts->orders(account, live)) {
+    if (o.product == Product::kMargin) open_qty[{o.instrument.value, static_cast<int>(o.side)}] += o.qty.value - o.filled.value;
+  }
+  // CASH buys lock quote: the engine counts those holds against free margin.
+  std::map<uint32_t, Int128> cash_holds;
   std::string out;
   JsonWriter w(&out);
   w.begin_object().key("orders").begin_array();
@@ -178,18 +192,26 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
     w.field("product", product_name(p.product));
     w.field("notional", wide_text(p.notional, i.quote.scale));
     if (p.product == Product::kMargin) {
-      // A MARGIN order locks nothing; it adds to the initial margin.
+      // A MARGIN order locks nothing; it adds to the initial margin. One
+      // that reduces the position is accepted whatever the margin.
+      const int64_t pos = position_qty[i.spec.id.value];
+      Int128& same_side = open_qty[{i.spec.id.value, static_cast<int>(p.side)}];
+      same_side += p.qty;
+      const bool reducing = (p.side == Side::kBuy ? pos < 0 : pos > 0) && same_side <= position::abs128(pos);
       const Int128 prior = initial_in(compute_margin(*services_.accounts, market_, account, so_far), i.spec.quote);
       so_far.push_back({i.spec.id, p.side, p.notional});
       const Int128 with = initial_in(compute_margin(*services_.accounts, market_, account, so_far), i.spec.quote);
       w.field("initial_margin", wide_text(with - prior, i.quote.scale));
+      w.field("reducing", reducing);
       w.field("hold", wide_text(0, i.quote.scale));
       w.field("hold_asset", i.quote.code.view());
     } else if (p.side == Side::kBuy) {
       // A CASH buy locks its notional plus the fee at the higher rate.
       const auto hold_fee = static_cast<uint32_t>(std::max(i.spec.maker_fee_ppm, i.spec.taker_fee_ppm));
+      const Int128 hold = p.notional + position::ppm_floor(p.notional, hold_fee);
+      cash_holds[i.spec.quote.value] += hold;
       w.field("initial_margin", wide_text(0, i.quote.scale));
-      w.field("hold", wide_text(p.notional + position::ppm_floor(p.notional, hold_fee), i.quote.scale));
+      w.field("hold", wide_text(hold, i.quote.scale));
       w.field("hold_asset", i.quote.code.view());
     } else {
       // A CASH sell locks its quantity of the base asset.
@@ -204,8 +226,9 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
     w.end_object();
   }
   w.end_array().key("margin").begin_array();
-  const std::vector<CollateralMargin> after = compute_margin(*services_.accounts, market_, account, reserves);
-  for (const CollateralMargin& m : after) {
+  std::vector<CollateralMargin> after = compute_margin(*services_.accounts, market_, account, reserves);
+  for (CollateralMargin& m : after) {
+    m.available -= cash_holds[m.asset.value];
     const auto asset = market_.asset(m.asset);
     if (!asset) continue;
     w.begin_object();

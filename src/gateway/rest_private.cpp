@@ -223,6 +223,7 @@ void RestApi::add_private_routes() {
   private_route("GET", "/v1/margin", kScopeRead, BOURSE_BIND(get_margin));
   private_route("POST", "/v1/margins/orders", kScopeRead, BOURSE_BIND(post_margin_orders), 5);
   private_route("POST", "/v1/orders", kScopeTrade, BOURSE_BIND(post_order), 1, true);
+  private_route("POST", "/v1/orders/cancel-after", kScopeTrade, BOURSE_BIND(post_cancel_after));
   private_route("GET", "/v1/orders", kScopeRead, BOURSE_BIND(get_orders), 5);
   private_route("DELETE", "/v1/orders", kScopeTrade, BOURSE_BIND(delete_orders), 1, true);
   private_route("GET", "/v1/orders/by-client-id/{client_order_id}", kScopeRead, BOURSE_BIND(get_order_by_client_id));
@@ -376,6 +377,9 @@ void RestApi::get_account(const std::shared_ptr<Call>& call) {
   for (const std::string& s : scope_names_of(p.scopes)) w.value(s);
   w.end_array();
   w.field("enabled", a.enabled).field("open_orders", a.open_orders).field("max_open_orders", a.max_open_orders);
+  w.field("margin_tier", a.margin_tier);
+  w.key("cancel_at");
+  if (a.cancel_at) w.value(to_millis(a.cancel_at)); else w.null();
   w.end_object();
   call->json(200, std::move(out));
 }
@@ -397,6 +401,42 @@ void RestApi::get_balances(const std::shared_ptr<Call>& call) {
   }
   w.end_array().end_object();
   call->json(200, std::move(out));
+}
+
+// Dead-man's switch: every live order of the caller is cancelled unless
+// this is called again within timeout_ms (0 disarms). The countdown runs
+// on the engine's clock, from the command's timestamp.
+void RestApi::post_cancel_after(const std::shared_ptr<Call>& call) {
+  JsonBody body(call->request.header("content-type"), call->request.body, {"timeout_ms"});
+  int64_t timeout_ms = -1;
+  body.integer("timeout_ms", &timeout_ms, true);
+  if (body.ok() && (timeout_ms < 0 || timeout_ms > 86'400'000)) {
+    body.fail(422, "INVALID_TIMEOUT", "timeout_ms: 0 (disarm) to 86400000 (a day)");
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  CancelAfter c{};
+  c.account = AccountId{call->principal.user_id};
+  c.timeout_ms = static_cast<uint32_t>(timeout_ms);
+  submit(call, Command::cancel_after(c), [call, account = c.account](const CommandOutcome& o) {
+    if (!o.durable) return call->fail(503, "UNAVAILABLE", "the venue could not make the command durable; retry");
+    if (const Event* rejected = find_event(o, EventType::kOrderRejected)) {
+      return call->fail(problem_from_reject(rejected->rejected.reason));
+    }
+    // The command's own event: not a countdown (of anyone's) that ran out
+    // on this command's timestamp.
+    Timestamp cancel_at = 0;
+    for (const Event& e : o.events) {
+      if (e.type == EventType::kCancelAfterSet && !e.cancel_after.fired && e.cancel_after.account == account) {
+        cancel_at = e.cancel_after.cancel_at;
+      }
+    }
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().key("cancel_at");
+    if (cancel_at) w.value(to_millis(cancel_at)); else w.null();
+    w.end_object();
+    call->json(200, std::move(out));
+  });
 }
 
 void RestApi::get_positions(const std::shared_ptr<Call>& call) {

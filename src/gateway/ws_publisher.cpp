@@ -304,12 +304,13 @@ void WsPublisher::publish_private(std::span<const Event> events) {
     const AccountId account = call ? e->margin_status.account : e->liquidation.account;
     const std::string channel = private_channel("margin", account);
     if (!hub_.wants(channel)) continue;
+    const auto asset = call ? market_.asset(e->margin_status.asset) : std::nullopt;
+    const auto info = call ? std::nullopt : market_.instrument(e->liquidation.instrument);
+    if (call ? !asset : !info) continue;  // (before taking a sequence number: no gaps)
     std::string out;
     JsonWriter w(&out);
     const uint64_t seq = next_seq(channel);
     if (call) {
-      const auto asset = market_.asset(e->margin_status.asset);
-      if (!asset) continue;
       begin_channel_message(w, "margin", "margin_call", seq, now_ns);
       w.key("data").begin_object();
       w.field("currency", asset->code.view()).field("in_call", e->margin_status.in_call != 0);
@@ -317,8 +318,6 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       w.field("maintenance_margin", wide_text(e->margin_status.maintenance.get(), asset->scale));
       w.field("initial_margin", wide_text(e->margin_status.initial.get(), asset->scale));
     } else {
-      const auto info = market_.instrument(e->liquidation.instrument);
-      if (!info) continue;
       begin_channel_message(w, "margin", "liquidation", seq, now_ns);
       w.key("data").begin_object();
       w.field("symbol", info->spec.symbol.view());

@@ -314,6 +314,10 @@ std::string event_to_string(const Event& e) {
           .add("maintenance", x.maintenance).add("initial", x.initial);
       break;
     }
+    case EventType::kCancelAfterSet:
+      f.add("account", e.cancel_after.account).add("cancel_at", e.cancel_after.cancel_at)
+          .add("fired", e.cancel_after.fired);
+      break;
     case EventType::kLiquidation: {
       const auto& x = e.liquidation;
       f.add("account", x.account).add("instrument", x.instrument).add("qty", x.qty).add("unrealized", x.unrealized)
@@ -402,6 +406,9 @@ std::string command_to_string(const Command& c) {
       break;
     case CommandType::kSquareOff:
       f.add("instrument", p.square_off.instrument);
+      break;
+    case CommandType::kCancelAfter:
+      f.add("account", p.cancel_after.account).add("timeout_ms", p.cancel_after.timeout_ms);
       break;
   }
   return f.str();

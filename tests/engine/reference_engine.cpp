@@ -316,9 +316,11 @@ void ReferenceEngine::dispatch(const Command& command) {
       return;
     case CommandType::kSetMarginParams:
     case CommandType::kSquareOff:
-      // The reference models CASH trading (what the random generator
-      // sends); margin is held to its own model in margin_test.cpp.
-      throw std::logic_error("reference engine: margin is not modelled");
+    case CommandType::kCancelAfter:
+      // The reference models CASH trading and its rules (what the random
+      // generator sends); margin and the dead-man's switch have their own
+      // tests (margin_test.cpp, risk_test.cpp).
+      throw std::logic_error("reference engine: margin and CancelAfter are not modelled");
   }
   reject(RejectReason::kInvalidCommand, {}, {}, {}, {});
 }

@@ -160,3 +160,64 @@ TEST_F(Risk, RejectedCommandsLeaveTheStateUnchanged) {
 
 }  // namespace
 }  // namespace bourse::testing
+
+namespace bourse::testing {
+namespace {
+
+// The dead-man's switch: CancelAfter arms a countdown on the engine's
+// clock; the first command stamped at or after the deadline cancels every
+// live order of the account; re-arming replaces it, 0 disarms, snapshots
+// keep it.
+TEST(CancelAfter, CancelsEveryOrderOnceTheCountdownRunsOut) {
+  Market m;
+  const uint64_t bid = accepted_id(m.place({.account = 1, .price = 9'900, .qty = 5}));
+  const uint64_t ask = accepted_id(m.place({.account = 1, .side = Side::kSell, .price = 10'100, .qty = 5}));
+  const uint64_t other = accepted_id(m.place({.account = 2, .price = 9'800, .qty = 5}));
+  auto armed = m.run(Command::cancel_after({AccountId{1}, 2'000}));
+  const Event* e = first(armed, EventType::kCancelAfterSet);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->cancel_after.cancel_at, m.now() + 2'000'000'000);
+  EXPECT_EQ(e->cancel_after.fired, 0);
+  EXPECT_EQ(m.engine.account(AccountId{1})->cancel_at, m.now() + 2'000'000'000);
+  // Refreshed after 1.5 s: the deadline moves.
+  m.advance(1'500'000'000);
+  m.run(Command::cancel_after({AccountId{1}, 2'000}));
+  m.advance(1'000'000'000);
+  EXPECT_TRUE(of_type(m.run(Command::heartbeat()), EventType::kOrderCancelled).empty());
+  // Not refreshed: any command at or after the deadline fires it first.
+  std::vector<unsigned char> before;
+  m.engine.serialize(&before);
+  m.advance(1'000'000'000);
+  const auto fired = m.place({.account = 3, .price = 9'000, .qty = 1});
+  ASSERT_GE(fired.size(), 4u);
+  EXPECT_EQ(fired[0].type, EventType::kCancelAfterSet);
+  EXPECT_EQ(fired[0].cancel_after.fired, 1);
+  const auto cancels = of_type(fired, EventType::kOrderCancelled);
+  ASSERT_EQ(cancels.size(), 2u);
+  EXPECT_EQ(cancels[0].cancelled.order_id.value, bid);
+  EXPECT_EQ(cancels[1].cancelled.order_id.value, ask);
+  EXPECT_EQ(cancels[0].cancelled.reason, CancelReason::kDeadMansSwitch);
+  EXPECT_NE(accepted_id(fired), 0u);  // the command itself then runs
+  EXPECT_TRUE(m.live(other));
+  EXPECT_EQ(m.engine.account(AccountId{1})->cancel_at, 0);
+  // Once only.
+  m.advance(10'000'000'000);
+  EXPECT_TRUE(m.run(Command::heartbeat()).empty());
+
+  // A snapshot taken while armed restores the countdown.
+  Market r(EngineConfig{256, 8, 8, 1u << 16, 1000}, false);
+  ASSERT_TRUE(r.engine.restore(before));
+  EXPECT_GT(r.engine.account(AccountId{1})->cancel_at, 0);
+  // Disarm, bounds and unknown accounts.
+  m.place({.account = 1, .price = 9'900, .qty = 5});
+  m.run(Command::cancel_after({AccountId{1}, 1'000}));
+  EXPECT_EQ(first(m.run(Command::cancel_after({AccountId{1}, 0})), EventType::kCancelAfterSet)->cancel_after.cancel_at, 0);
+  m.advance(5'000'000'000);
+  EXPECT_TRUE(of_type(m.run(Command::heartbeat()), EventType::kOrderCancelled).empty());
+  EXPECT_EQ(rejected(m.run(Command::cancel_after({AccountId{1}, 86'400'001}))), RejectReason::kInvalidCommand);
+  EXPECT_EQ(rejected(m.run(Command::cancel_after({AccountId{77}, 1'000}))), RejectReason::kUnknownAccount);
+  EXPECT_EQ(rejected(m.run(Command::cancel_after({AccountId{0}, 1'000}))), RejectReason::kInvalidAccount);
+}
+
+}  // namespace
+}  // namespace bourse::testing

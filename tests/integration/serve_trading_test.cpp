@@ -615,5 +615,43 @@ TEST(ServeLimits, RateLimitHeadersAnd429) {
   EXPECT_EQ(HttpClient(server.port()).get("/healthz").status, 200);
 }
 
+// The dead-man's switch for REST clients: arm a countdown; while it is
+// refreshed nothing happens; once it runs out (the server's heartbeat
+// carries the clock) every live order of the account is cancelled.
+TEST_F(ServeTrading, CancelAfterCancelsOrdersWhenNotRefreshed) {
+  auto r = place(*alice_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.010"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t id = Json(r.body).i("/id");
+  ASSERT_EQ(place(*bob_, R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.010"})").status, 201);
+
+  r = alice_->call("POST", "/v1/orders/cancel-after", R"({"timeout_ms":1500})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const int64_t cancel_at = Json(r.body).i("/cancel_at");
+  EXPECT_GT(cancel_at, 0);
+  EXPECT_EQ(Json(alice_->call("GET", "/v1/account").body).i("/cancel_at"), cancel_at);
+  EXPECT_EQ(alice_->call("POST", "/v1/orders/cancel-after", R"({"timeout_ms":-1})").status, 422);
+  EXPECT_EQ(alice_->call("POST", "/v1/orders/cancel-after", R"({"timeout_ms":86400001})").status, 422);
+  // Refreshed twice within its timeout: still live.
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    ASSERT_EQ(alice_->call("POST", "/v1/orders/cancel-after", R"({"timeout_ms":1500})").status, 200);
+  }
+  EXPECT_EQ(Json(alice_->call("GET", "/v1/orders/" + std::to_string(id)).body).s("/status"), "NEW");
+  // Not refreshed: cancelled within the timeout plus a heartbeat.
+  std::string status;
+  for (int i = 0; i < 40 && status != "CANCELLED"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = Json(alice_->call("GET", "/v1/orders/" + std::to_string(id)).body).s("/status");
+  }
+  Json order(alice_->call("GET", "/v1/orders/" + std::to_string(id)).body);
+  EXPECT_EQ(order.s("/status"), "CANCELLED");
+  EXPECT_EQ(order.s("/reason"), "DEAD_MANS_SWITCH");
+  Json account(alice_->call("GET", "/v1/account").body);
+  EXPECT_TRUE(account.is_null("/cancel_at"));
+  // Bob's order is his own: untouched.
+  Json bobs(bob_->call("GET", "/v1/orders?status=open").body);
+  EXPECT_EQ(bobs.size("/orders"), 1u);
+}
+
 }  // namespace
 }  // namespace bourse::testing

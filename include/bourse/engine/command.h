@@ -31,6 +31,7 @@ enum class CommandType : uint8_t {
   kExternalTrade = 14,  // a trade on another market, for an external instrument (tick ingest)
   kSetMarginParams = 15,  // an instrument's mark source and margin rates per tier
   kSquareOff = 16,        // close every MARGIN position (intraday square-off)
+  kCancelAfter = 17,      // dead-man's switch: cancel the account's orders unless refreshed
 };
 
 struct PlaceOrder {
@@ -148,6 +149,14 @@ struct SquareOff {
   uint32_t reserved = 0;
 };
 
+// Dead-man's switch: every live order of the account is cancelled at the
+// first command stamped at or after (this command's timestamp + timeout);
+// each CancelAfter replaces the countdown, timeout 0 disarms it.
+struct CancelAfter {
+  AccountId account;
+  uint32_t timeout_ms = 0;  // 0..86,400,000
+};
+
 struct CommandHeader {
   Seq seq = 0;                // assigned by the sequencer
   Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
@@ -175,6 +184,7 @@ static_assert(kPaddingFree<Heartbeat> && sizeof(Heartbeat) == 8);
 static_assert(kPaddingFree<ExternalTrade> && sizeof(ExternalTrade) == 32);
 static_assert(kPaddingFree<SetMarginParams> && sizeof(SetMarginParams) == 48);
 static_assert(kPaddingFree<SquareOff> && sizeof(SquareOff) == 8);
+static_assert(kPaddingFree<CancelAfter> && sizeof(CancelAfter) == 8);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -197,6 +207,7 @@ struct Command {
     ExternalTrade external_trade;
     SetMarginParams set_margin_params;
     SquareOff square_off;
+    CancelAfter cancel_after;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -223,6 +234,7 @@ struct Command {
   static Command external_trade(const ExternalTrade& p) { Command c = make(CommandType::kExternalTrade); c.payload.external_trade = p; return c; }
   static Command set_margin_params(const SetMarginParams& p) { Command c = make(CommandType::kSetMarginParams); c.payload.set_margin_params = p; return c; }
   static Command square_off(const SquareOff& p) { Command c = make(CommandType::kSquareOff); c.payload.square_off = p; return c; }
+  static Command cancel_after(const CancelAfter& p) { Command c = make(CommandType::kCancelAfter); c.payload.cancel_after = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

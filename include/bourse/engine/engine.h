@@ -89,6 +89,7 @@ struct AccountView {
   uint32_t open_orders;
   uint8_t margin_tier;
   uint64_t margin_calls;  // bit per collateral asset id in a margin call
+  Timestamp cancel_at;    // dead-man's switch deadline (0: not armed)
 };
 
 // A MARGIN position with the account's open MARGIN orders on the instrument.
@@ -152,6 +153,9 @@ class Engine {
   // The margin pool's balance of an asset: the other side of every MARGIN
   // fill's spot leg. Σ balances + pool = supply.
   Amount margin_pool(AssetId asset) const;
+  // Timestamp of the last SquareOff command (0: never): lets a scheduler
+  // that restarts know whether today's square-off already ran.
+  Timestamp last_square_off() const;
 
   // --- snapshots ----------------------------------------------------------
   // Canonical serialization of the whole state (assets, instruments, accounts,

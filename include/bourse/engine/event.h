@@ -45,6 +45,7 @@ enum class EventType : uint8_t {
   kMarginParamsSet = 18,       // SetMarginParams applied (the payload, as given)
   kMarginStatusChanged = 19,   // an account went below maintenance margin (a margin call) or back above it
   kLiquidation = 20,           // the engine closes a MARGIN position: its closing orders follow
+  kCancelAfterSet = 21,        // a dead-man's switch armed (cancel_at), disarmed (0) or fired (fired 1)
 };
 
 struct OrderAccepted {
@@ -222,6 +223,13 @@ struct Liquidation {
   uint8_t reserved[7];
 };
 
+struct CancelAfterSet {
+  Timestamp cancel_at;  // 0: disarmed
+  AccountId account;
+  uint8_t fired;        // 1: the countdown ran out; the account's cancels follow
+  uint8_t reserved[3];
+};
+
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
@@ -248,6 +256,7 @@ struct Event {
     SetMarginParams margin_params;
     MarginStatusChanged margin_status;
     Liquidation liquidation;
+    CancelAfterSet cancel_after;
   };
   Event() : raw{} {}
 };

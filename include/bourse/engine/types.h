@@ -82,6 +82,7 @@ enum class CancelReason : uint8_t {
   kBookLevelFull = 8,      // resting would take its level's open quantity past INT64_MAX
   kMarginCall = 9,         // an open MARGIN order of an account being liquidated
   kSquareOff = 10,         // an open MARGIN order at the intraday square-off
+  kDeadMansSwitch = 11,    // the account's CancelAfter countdown ran out
 };
 
 // Why the engine closed a MARGIN position itself. Stable codes.
