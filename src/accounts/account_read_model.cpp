@@ -29,11 +29,12 @@ void AccountReadModel::load(const Engine& engine) {
   engine.for_each_asset([&](const AssetSpec& a) { assets.push_back(a.id); });
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
-    a.summary =
-        AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier, v.cancel_at};
+    a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier,
+                               v.cancel_at, {}, {}};
     for (uint32_t asset = 0; asset < 64; ++asset) {
       if (v.margin_calls & (uint64_t{1} << asset)) a.margin_calls.insert(asset);
     }
+    engine.account_limits(v.id, &a.summary.limits, &a.summary.loss_limits);
     for (AssetId asset : assets) {
       const Balance b = engine.balance(v.id, asset);
       if (b.available.value != 0 || b.locked.value != 0) a.balances[asset.value] = BalanceRecord{asset, b.available, b.locked};
@@ -200,6 +201,24 @@ void AccountReadModel::apply(const Event& e) {
       a.summary.max_open_orders = e.account_configured.max_open_orders;
       a.summary.default_stp = e.account_configured.default_stp;
       a.summary.margin_tier = e.account_configured.margin_tier;
+      break;
+    }
+    case EventType::kAccountLimitsSet: {
+      const SetAccountLimits& l = e.account_limits;
+      auto& list = accounts_[l.account.value].summary.limits;
+      auto it = std::lower_bound(list.begin(), list.end(), l.instrument,
+                                 [](const SetAccountLimits& x, InstrumentId id) { return x.instrument < id; });
+      if (it != list.end() && it->instrument == l.instrument) it = list.erase(it);
+      if (l.max_order_qty.value || l.max_order_notional.value || l.max_position.value) list.insert(it, l);
+      break;
+    }
+    case EventType::kLossLimitSet: {
+      const SetLossLimit& l = e.loss_limit;
+      auto& list = accounts_[l.account.value].summary.loss_limits;
+      auto it = std::lower_bound(list.begin(), list.end(), l.asset,
+                                 [](const SetLossLimit& x, AssetId id) { return x.asset < id; });
+      if (it != list.end() && it->asset == l.asset) it = list.erase(it);
+      if (l.max_daily_loss.value) list.insert(it, l);
       break;
     }
     case EventType::kCancelAfterSet:

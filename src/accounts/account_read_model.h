@@ -90,6 +90,8 @@ struct AccountSummary {
   StpMode default_stp = StpMode::kCancelNewest;
   uint8_t margin_tier = 0;
   Timestamp cancel_at = 0;  // dead-man's switch deadline (0: not armed)
+  std::vector<SetAccountLimits> limits;   // per instrument, ascending
+  std::vector<SetLossLimit> loss_limits;  // per asset, ascending
 };
 
 // A MARGIN position as the engine reported it (PositionChanged).

@@ -23,6 +23,8 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kSetMarginParams: return sizeof(SetMarginParams);
     case CommandType::kSquareOff: return sizeof(SquareOff);
     case CommandType::kCancelAfter: return sizeof(CancelAfter);
+    case CommandType::kSetAccountLimits: return sizeof(SetAccountLimits);
+    case CommandType::kSetLossLimit: return sizeof(SetLossLimit);
   }
   return 0;
 }

@@ -148,6 +148,8 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kSetMarginParams: set_margin_params(c.payload.set_margin_params); break;
     case CommandType::kSquareOff: square_off(c.payload.square_off); break;
     case CommandType::kCancelAfter: cancel_after(c.payload.cancel_after); break;
+    case CommandType::kSetAccountLimits: set_account_limits(c.payload.set_account_limits); break;
+    case CommandType::kSetLossLimit: set_loss_limit(c.payload.set_loss_limit); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
@@ -711,6 +713,15 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
     const detail::PriceLadder& opp = in.book.ladder(opposite(p.side));
     if (!opp.empty() && crosses(p.side, p.price, opp.best().price)) return refuse(RejectReason::kPostOnlyWouldTake);
   }
+  if (!acct.limits.empty()) {
+    // Notional at the limit price; a MARKET order at the band's edge, a
+    // STOP_MARKET at its stop.
+    const Price px = limit_priced ? p.price : p.type == OrderType::kStopMarket ? p.stop_price : band_high(in);
+    int64_t n;
+    if (!notional(in, px, p.qty, &n)) return refuse(RejectReason::kOverflow);
+    const RejectReason r = check_account_limits(acct, in, p.side, p.product, p.qty, p.qty, Qty{}, n);
+    if (r != RejectReason::kNone) return refuse(r);
+  }
   Price hold_price{};
   int64_t hold;
   AssetId hold_asset;
@@ -872,6 +883,12 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
     if (!opp.empty() && crosses(o.side, price, opp.best().price)) return refuse(RejectReason::kPostOnlyWouldTake);
   }
   const Qty leaves = qty - o.filled;
+  if (!acct.limits.empty()) {
+    int64_t n;
+    if (!notional(in, has_limit_price(o.type) ? price : stop_price, qty, &n)) return refuse(RejectReason::kOverflow);
+    const RejectReason r = check_account_limits(acct, in, o.side, o.product, qty, leaves, o.leaves(), n);
+    if (r != RejectReason::kNone) return refuse(r);
+  }
   Price hold_price = o.hold_price;
   int64_t hold;
   AssetId hold_asset;
@@ -1303,6 +1320,10 @@ void Engine::for_each_position(const std::function<void(const PositionView&)>& f
 MarginView Engine::margin(AccountId account, AssetId collateral) const { return impl_->margin(account, collateral); }
 Amount Engine::margin_pool(AssetId asset) const { return impl_->margin_pool(asset); }
 Timestamp Engine::last_square_off() const { return impl_->last_square_off(); }
+void Engine::account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
+                            std::vector<SetLossLimit>* loss_limits) const {
+  impl_->account_limits(account, limits, loss_limits);
+}
 void Engine::serialize(std::vector<unsigned char>* out) const { impl_->serialize(out); }
 bool Engine::restore(std::span<const unsigned char> data) { return impl_->restore(data); }
 

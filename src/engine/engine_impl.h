@@ -49,6 +49,15 @@ struct MarginLine {
   Int128 before_fees = 0;
 };
 
+// Max daily loss in one collateral asset and today's MARGIN result there.
+struct LossTracker {
+  AssetId asset;
+  Amount max_daily_loss;
+  int64_t day = 0;         // UTC day of `today` (timestamp / 86,400 s)
+  Int128 today = 0;        // realized PnL minus fees of MARGIN fills that day
+  bool reached = false;    // reduce-only for the rest of `day`
+};
+
 struct AccountState {
   bool exists = false;
   bool enabled = true;
@@ -60,7 +69,9 @@ struct AccountState {
   uint32_t max_open_orders = 0;
   uint32_t open_orders = 0;
   uint32_t head = kNil, tail = kNil;  // live orders, ascending id
-  std::vector<MarginLine> lines;      // ascending instrument id
+  std::vector<MarginLine> lines;      // in order of first use
+  std::vector<SetAccountLimits> limits;  // per instrument, ascending; only instruments with a limit
+  std::vector<LossTracker> loss;         // per collateral asset with a limit, ascending
 };
 
 struct LineTouch {
@@ -135,6 +146,8 @@ class Engine::Impl {
   MarginView margin(AccountId account, AssetId collateral) const;
   Amount margin_pool(AssetId asset) const { return ledger_.pool(asset); }
   Timestamp last_square_off() const { return last_square_off_; }
+  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
+                      std::vector<SetLossLimit>* loss_limits) const;
 
   void serialize(std::vector<unsigned char>* out) const;
   bool restore(std::span<const unsigned char> data);
@@ -167,6 +180,15 @@ class Engine::Impl {
   RejectReason margin_params_problem(const InstrumentState& in, const SetMarginParams& m) const;
   void square_off(const SquareOff& s);
   void cancel_after(const CancelAfter& c);
+  void set_account_limits(const SetAccountLimits& l);
+  void set_loss_limit(const SetLossLimit& l);
+  // kNone, or why the account's limits refuse an order of `qty` (total)
+  // with `new_leaves` open on `side` at notional `notional` (old_leaves: an
+  // amend's leaves before it).
+  RejectReason check_account_limits(const AccountState& a, const InstrumentState& in, Side side, Product product,
+                                    Qty qty, Qty new_leaves, Qty old_leaves, int64_t notional) const;
+  bool daily_loss_blocks(const AccountState& a, AssetId asset) const;
+  void record_margin_result(AccountId account, AssetId asset, Int128 result);
   void fire_dead_mans_switches(Timestamp now);
 
   // Margin (margin.cpp).

@@ -170,6 +170,7 @@ RejectReason Engine::Impl::check_margin_order(const AccountState& a, AccountId a
   const bool shrinking = old_leaves.value > 0 && qty <= old_leaves && new_reserve <= old_reserve;
   if (reducing || shrinking) return RejectReason::kNone;
   if (a.margin_tier == 0 || in.margin.initial_ppm[a.margin_tier - 1] == 0) return RejectReason::kMarginNotAllowed;
+  if (!a.loss.empty() && daily_loss_blocks(a, in.spec.quote)) return RejectReason::kDailyLossLimit;
   // Bounds: the position if every open order filled fits in int64; the
   // line's cost and reserves and the pool stay within kMarginBound.
   const Int128 extra = new_reserve - old_reserve;
@@ -230,6 +231,7 @@ void Engine::Impl::settle_margin_leg(Order& o, const InstrumentState& in, Price 
   l->fees += fee_amount;
   ledger_.adjust_pool(in.spec.quote, -static_cast<int64_t>(realized));
   ledger_.adjust_available(o.account, in.spec.quote, static_cast<int64_t>(realized) - fee_amount);
+  if (!a.loss.empty()) record_margin_result(o.account, in.spec.quote, realized - fee_amount);
 }
 
 void Engine::Impl::emit_position_changes() {

@@ -26,6 +26,9 @@ const char* event_type_name(EventType t) {
     case EventType::kMarginStatusChanged: return "MARGIN_STATUS";
     case EventType::kLiquidation: return "LIQUIDATION";
     case EventType::kCancelAfterSet: return "CANCEL_AFTER";
+    case EventType::kAccountLimitsSet: return "ACCOUNT_LIMITS_SET";
+    case EventType::kLossLimitSet: return "LOSS_LIMIT_SET";
+    case EventType::kDailyLossLimitReached: return "DAILY_LOSS_LIMIT_REACHED";
   }
   return "UNKNOWN";
 }
@@ -72,6 +75,9 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kInsufficientMargin: return "INSUFFICIENT_MARGIN";
     case RejectReason::kMarginNotAllowed: return "MARGIN_NOT_ALLOWED";
     case RejectReason::kInvalidMarginParams: return "INVALID_MARGIN_PARAMS";
+    case RejectReason::kOrderLimitExceeded: return "ORDER_LIMIT_EXCEEDED";
+    case RejectReason::kPositionLimitExceeded: return "POSITION_LIMIT_EXCEEDED";
+    case RejectReason::kDailyLossLimit: return "DAILY_LOSS_LIMIT";
   }
   return "UNKNOWN";
 }
@@ -112,6 +118,8 @@ const char* command_type_name(CommandType t) {
     case CommandType::kSetMarginParams: return "SET_MARGIN_PARAMS";
     case CommandType::kSquareOff: return "SQUARE_OFF";
     case CommandType::kCancelAfter: return "CANCEL_AFTER";
+    case CommandType::kSetAccountLimits: return "SET_ACCOUNT_LIMITS";
+    case CommandType::kSetLossLimit: return "SET_LOSS_LIMIT";
   }
   return "UNKNOWN";
 }

@@ -83,6 +83,16 @@ struct LineRecord {
 };
 static_assert(std::has_unique_object_representations_v<LineRecord> && sizeof(LineRecord) == 64);
 
+struct LossRecord {
+  uint32_t asset;
+  uint8_t reached;
+  uint8_t reserved[3];
+  int64_t max_daily_loss;
+  int64_t day;
+  Wide today;
+};
+static_assert(std::has_unique_object_representations_v<LossRecord> && sizeof(LossRecord) == 40);
+
 }  // namespace
 
 void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
@@ -137,6 +147,13 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(a.margin_calls);
     w.put(a.cancel_at);
     w.put(static_cast<uint8_t>(a.margin_recheck ? 1 : 0));
+    w.put(static_cast<uint32_t>(a.limits.size()));
+    for (const SetAccountLimits& l : a.limits) w.put(l);
+    w.put(static_cast<uint32_t>(a.loss.size()));
+    for (const detail::LossTracker& t : a.loss) {
+      w.put(LossRecord{t.asset.value, static_cast<uint8_t>(t.reached ? 1 : 0), {}, t.max_daily_loss.value, t.day,
+                       Wide::of(t.today)});
+    }
   }
 
   // Balances: every nonzero (account, asset), ascending.
@@ -314,6 +331,31 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     a.margin_calls = calls;
     a.cancel_at = cancel_at;
     a.margin_recheck = recheck != 0;
+    if (v2) {
+      uint32_t count;
+      if (!r.get(&count) || count > cfg_.max_instruments) return fail();
+      for (uint32_t k = 0; k < count; ++k) {
+        SetAccountLimits l;
+        if (!r.get(&l) || l.account.value != id || instrument_state(l.instrument) == nullptr ||
+            l.max_order_qty < Qty{} || l.max_order_notional < Amount{} || l.max_position < Qty{} ||
+            (!l.max_order_qty && !l.max_order_notional && !l.max_position) ||
+            (!a.limits.empty() && !(a.limits.back().instrument < l.instrument))) {
+          return fail();
+        }
+        a.limits.push_back(l);
+      }
+      if (!r.get(&count) || count > cfg_.max_assets) return fail();
+      for (uint32_t k = 0; k < count; ++k) {
+        LossRecord t;
+        if (!r.get(&t) || asset(AssetId{t.asset}) == nullptr || t.max_daily_loss <= 0 || t.reached > 1 ||
+            t.reserved[0] || t.reserved[1] || t.reserved[2] ||
+            (t.reached != 0) != (-t.today.get() > t.max_daily_loss) ||
+            (!a.loss.empty() && !(a.loss.back().asset < AssetId{t.asset}))) {
+          return fail();
+        }
+        a.loss.push_back({AssetId{t.asset}, Amount{t.max_daily_loss}, t.day, t.today.get(), t.reached != 0});
+      }
+    }
     if (cancel_at) cancel_deadlines_.insert({cancel_at, id});
   }
 

@@ -109,6 +109,18 @@ Problem problem_from_reject(RejectReason reason) {
       p.status = 422;
       p.detail = "free margin (equity less initial margin of positions and open orders) would fall below zero";
       break;
+    case RejectReason::kOrderLimitExceeded:
+      p.status = 422;
+      p.detail = "the order is above the account's max order quantity or notional for this instrument";
+      break;
+    case RejectReason::kPositionLimitExceeded:
+      p.status = 422;
+      p.detail = "the MARGIN position could pass the account's max position for this instrument";
+      break;
+    case RejectReason::kDailyLossLimit:
+      p.status = 422;
+      p.detail = "the account's max daily loss is reached: MARGIN orders must reduce positions until the day ends (UTC)";
+      break;
     case RejectReason::kMarginNotAllowed:
       p.status = 422;
       p.detail = "this account cannot trade this instrument on margin (cash-only account, or no rate for its tier)";

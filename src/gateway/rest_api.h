@@ -147,6 +147,8 @@ class RestApi {
   void post_account_status(const std::shared_ptr<Call>& call);
   void post_instrument_margin(const std::shared_ptr<Call>& call);
   void post_account_margin(const std::shared_ptr<Call>& call);
+  void post_account_limits(const std::shared_ptr<Call>& call);
+  void post_loss_limit(const std::shared_ptr<Call>& call);
   void post_asset(const std::shared_ptr<Call>& call);
   void post_instrument(const std::shared_ptr<Call>& call);
   // Replies to an admin command with the engine's verdict.

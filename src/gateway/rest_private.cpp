@@ -238,6 +238,8 @@ void RestApi::add_private_routes() {
   private_route("POST", "/v1/admin/instruments/{symbol}/status", kScopeAdmin, BOURSE_BIND(post_instrument_status));
   private_route("POST", "/v1/admin/accounts/{user_id}/status", kScopeAdmin, BOURSE_BIND(post_account_status));
   private_route("POST", "/v1/admin/accounts/{user_id}/margin", kScopeAdmin, BOURSE_BIND(post_account_margin));
+  private_route("POST", "/v1/admin/accounts/{user_id}/limits", kScopeAdmin, BOURSE_BIND(post_account_limits));
+  private_route("POST", "/v1/admin/accounts/{user_id}/loss-limit", kScopeAdmin, BOURSE_BIND(post_loss_limit));
   private_route("POST", "/v1/admin/instruments/{symbol}/margin", kScopeAdmin, BOURSE_BIND(post_instrument_margin));
 }
 
@@ -380,6 +382,28 @@ void RestApi::get_account(const std::shared_ptr<Call>& call) {
   w.field("margin_tier", a.margin_tier);
   w.key("cancel_at");
   if (a.cancel_at) w.value(to_millis(a.cancel_at)); else w.null();
+  // Risk limits an admin set (docs/engine.md, "Account limits"); null: none.
+  w.key("limits").begin_array();
+  for (const SetAccountLimits& l : a.limits) {
+    const auto info = market_.instrument(l.instrument);
+    if (!info) continue;
+    w.begin_object().field("symbol", info->spec.symbol.view());
+    w.key("max_order_qty");
+    if (l.max_order_qty.value) w.value(qty_text(*info, l.max_order_qty)); else w.null();
+    w.key("max_order_notional");
+    if (l.max_order_notional.value) w.value(quote_text(*info, l.max_order_notional)); else w.null();
+    w.key("max_position");
+    if (l.max_position.value) w.value(qty_text(*info, l.max_position)); else w.null();
+    w.end_object();
+  }
+  w.end_array().key("loss_limits").begin_array();
+  for (const SetLossLimit& l : a.loss_limits) {
+    const auto asset = market_.asset(l.asset);
+    if (!asset) continue;
+    w.begin_object().field("asset", asset->code.view());
+    w.field("max_daily_loss", format_decimal(l.max_daily_loss.value, asset->scale)).end_object();
+  }
+  w.end_array();
   w.end_object();
   call->json(200, std::move(out));
 }
@@ -857,6 +881,50 @@ void RestApi::post_account_margin(const std::shared_ptr<Call>& call) {
   c.default_stp = summary.default_stp;
   c.margin_tier = static_cast<uint8_t>(tier);
   submit(call, Command::configure_account(c), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+// An account's limits in one instrument; a field left out (or "0") is no limit.
+void RestApi::post_account_limits(const std::shared_ptr<Call>& call) {
+  uint32_t user_id = 0;
+  if (!parse_user_id(call->params[0], &user_id) || !services_.accounts->summary(AccountId{user_id}).exists) {
+    return call->fail(404, "NOT_FOUND", "no such account");
+  }
+  JsonBody body(call->request.header("content-type"), call->request.body,
+                {"symbol", "max_order_qty", "max_order_notional", "max_position"});
+  std::string symbol;
+  body.string("symbol", &symbol, true);
+  if (!body.ok()) return call->fail(body.problem());
+  const auto info = market_.instrument(symbol);
+  if (!info) return call->fail(422, "UNKNOWN_SYMBOL", "no instrument named '" + symbol + "'");
+  int64_t qty = 0, notional = 0, position = 0;
+  decimal_field(body, "max_order_qty", info->base.scale, false, &qty, false);
+  decimal_field(body, "max_order_notional", info->quote.scale, false, &notional, false);
+  decimal_field(body, "max_position", info->base.scale, false, &position, false);
+  if (body.ok() && (qty < 0 || notional < 0 || position < 0)) body.fail(422, "INVALID_LIMIT", "limits are >= 0 (0: none)");
+  if (!body.ok()) return call->fail(body.problem());
+  submit(call,
+         Command::set_account_limits({Qty{qty}, Amount{notional}, Qty{position}, AccountId{user_id}, info->spec.id}),
+         [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+// An account's max daily loss of MARGIN trading in one collateral asset; "0" removes it.
+void RestApi::post_loss_limit(const std::shared_ptr<Call>& call) {
+  uint32_t user_id = 0;
+  if (!parse_user_id(call->params[0], &user_id) || !services_.accounts->summary(AccountId{user_id}).exists) {
+    return call->fail(404, "NOT_FOUND", "no such account");
+  }
+  JsonBody body(call->request.header("content-type"), call->request.body, {"asset", "max_daily_loss"});
+  std::string code;
+  body.string("asset", &code, true);
+  if (!body.ok()) return call->fail(body.problem());
+  const auto asset = market_.asset(code);
+  if (!asset) return call->fail(422, "UNKNOWN_ASSET", "no asset '" + code + "'");
+  int64_t max_loss = 0;
+  decimal_field(body, "max_daily_loss", asset->scale, true, &max_loss, false);
+  if (body.ok() && max_loss < 0) body.fail(422, "INVALID_LIMIT", "max_daily_loss >= 0 (0: none)");
+  if (!body.ok()) return call->fail(body.problem());
+  submit(call, Command::set_loss_limit({Amount{max_loss}, AccountId{user_id}, asset->id}),
+         [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
 }
 
 // An instrument's mark source and one tier's rates; the other tiers keep

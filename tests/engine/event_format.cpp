@@ -314,6 +314,19 @@ std::string event_to_string(const Event& e) {
           .add("maintenance", x.maintenance).add("initial", x.initial);
       break;
     }
+    case EventType::kAccountLimitsSet: {
+      const auto& x = e.account_limits;
+      f.add("account", x.account).add("instrument", x.instrument).add("max_order_qty", x.max_order_qty)
+          .add("max_order_notional", x.max_order_notional).add("max_position", x.max_position);
+      break;
+    }
+    case EventType::kLossLimitSet:
+      f.add("account", e.loss_limit.account).add("asset", e.loss_limit.asset)
+          .add("max_daily_loss", e.loss_limit.max_daily_loss);
+      break;
+    case EventType::kDailyLossLimitReached:
+      f.add("account", e.daily_loss.account).add("asset", e.daily_loss.asset).add("loss", e.daily_loss.loss);
+      break;
     case EventType::kCancelAfterSet:
       f.add("account", e.cancel_after.account).add("cancel_at", e.cancel_after.cancel_at)
           .add("fired", e.cancel_after.fired);
@@ -409,6 +422,16 @@ std::string command_to_string(const Command& c) {
       break;
     case CommandType::kCancelAfter:
       f.add("account", p.cancel_after.account).add("timeout_ms", p.cancel_after.timeout_ms);
+      break;
+    case CommandType::kSetAccountLimits: {
+      const auto& x = p.set_account_limits;
+      f.add("account", x.account).add("instrument", x.instrument).add("max_order_qty", x.max_order_qty)
+          .add("max_order_notional", x.max_order_notional).add("max_position", x.max_position);
+      break;
+    }
+    case CommandType::kSetLossLimit:
+      f.add("account", p.set_loss_limit.account).add("asset", p.set_loss_limit.asset)
+          .add("max_daily_loss", p.set_loss_limit.max_daily_loss);
       break;
   }
   return f.str();

@@ -317,6 +317,8 @@ void ReferenceEngine::dispatch(const Command& command) {
     case CommandType::kSetMarginParams:
     case CommandType::kSquareOff:
     case CommandType::kCancelAfter:
+    case CommandType::kSetAccountLimits:
+    case CommandType::kSetLossLimit:
       // The reference models CASH trading and its rules (what the random
       // generator sends); margin and the dead-man's switch have their own
       // tests (margin_test.cpp, risk_test.cpp).

@@ -221,3 +221,103 @@ TEST(CancelAfter, CancelsEveryOrderOnceTheCountdownRunsOut) {
 
 }  // namespace
 }  // namespace bourse::testing
+
+namespace bourse::testing {
+namespace {
+
+void margin_ready(Market& m, uint32_t account) {
+  SetMarginParams p{};
+  p.instrument = kXyzUsd;
+  p.mark_source = MarkSource::kLast;
+  p.initial_ppm[0] = 100'000;
+  p.maintenance_ppm[0] = 50'000;
+  ASSERT_EQ(rejected(m.run(Command::set_margin_params(p))), RejectReason::kNone);
+  ConfigureAccount c{};
+  c.account = AccountId{account};
+  c.default_stp = StpMode::kCancelNewest;
+  c.margin_tier = 1;
+  ASSERT_EQ(rejected(m.run(Command::configure_account(c))), RejectReason::kNone);
+}
+
+TEST(AccountLimits, OrderQuantityNotionalAndPositionPerInstrument) {
+  Market m;
+  margin_ready(m, 1);
+  // max 50 per order, 5,000.00 notional, MARGIN position 80.
+  const auto set = m.run(Command::set_account_limits({Qty{50}, Amount{500'000}, Qty{80}, AccountId{1}, kXyzUsd}));
+  ASSERT_NE(first(set, EventType::kAccountLimitsSet), nullptr);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 10'000, .qty = 51})), RejectReason::kOrderLimitExceeded);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 12'100, .qty = 50})), RejectReason::kPriceOutOfBand);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 10'900, .qty = 50})), RejectReason::kOrderLimitExceeded);  // 5,450.00
+  EXPECT_EQ(rejected(m.place({.account = 2, .price = 10'000, .qty = 500})), RejectReason::kNone);  // others unlimited
+  // A MARKET order counts at the band's edge (110.00): 46 is 5,060.00, 45 fits.
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .qty = 46, .type = OrderType::kMarket,
+                              .tif = TimeInForce::kIoc})),
+            RejectReason::kOrderLimitExceeded);
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .qty = 45, .type = OrderType::kMarket,
+                              .tif = TimeInForce::kIoc})),
+            RejectReason::kNone);
+  // MARGIN: 50 resting + 40 more would make a long of 90 > 80.
+  ASSERT_NE(accepted_id(m.place({.account = 1, .price = 9'000, .qty = 50, .product = Product::kMargin})), 0u);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'000, .qty = 40, .product = Product::kMargin})),
+            RejectReason::kPositionLimitExceeded);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'000, .qty = 30, .product = Product::kMargin})), RejectReason::kNone);
+  // An amend above the order limit is refused too.
+  const uint64_t id = accepted_id(m.place({.account = 1, .side = Side::kSell, .price = 11'000, .qty = 10}));
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(rejected(m.amend(1, id, 0, 60)), RejectReason::kOrderLimitExceeded);
+  // Snapshots keep them; clearing (all zero) removes them.
+  std::vector<unsigned char> bytes, again;
+  m.engine.serialize(&bytes);
+  Market r(EngineConfig{256, 8, 8, 1u << 16, 1000}, false);
+  ASSERT_TRUE(r.engine.restore(bytes));
+  r.engine.serialize(&again);
+  EXPECT_EQ(bytes, again);
+  EXPECT_EQ(rejected(r.place({.account = 1, .price = 10'000, .qty = 51})), RejectReason::kOrderLimitExceeded);
+  m.run(Command::set_account_limits({Qty{}, Amount{}, Qty{}, AccountId{1}, kXyzUsd}));
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 10'000, .qty = 51})), RejectReason::kNone);
+  EXPECT_EQ(rejected(m.run(Command::set_account_limits({Qty{-1}, Amount{}, Qty{}, AccountId{1}, kXyzUsd}))),
+            RejectReason::kInvalidCommand);
+  EXPECT_EQ(rejected(m.run(Command::set_account_limits({Qty{1}, Amount{}, Qty{}, AccountId{1}, InstrumentId{9}}))),
+            RejectReason::kUnknownInstrument);
+}
+
+TEST(AccountLimits, MaxDailyLossMakesMarginReduceOnlyUntilTheDayEnds) {
+  Market m;
+  margin_ready(m, 1);
+  ASSERT_NE(first(m.run(Command::set_loss_limit({Amount{5'000}, AccountId{1}, kUsd})), EventType::kLossLimitSet),
+            nullptr);
+  // Long 10 @ 100.00, closed at 99.00: −10.00 and fees 0.20 + 0.198.
+  m.place({.account = 2, .side = Side::kSell, .price = 10'000, .qty = 10});
+  m.place({.account = 1, .price = 10'000, .qty = 10, .product = Product::kMargin});
+  m.place({.account = 3, .price = 9'900, .qty = 10});
+  const auto closing = m.place({.account = 1, .side = Side::kSell, .price = 9'900, .qty = 10, .product = Product::kMargin});
+  EXPECT_EQ(first(closing, EventType::kDailyLossLimitReached), nullptr);  // 1,000 + 398 < 5,000
+  // Long 40 @ 99.00, sold at 98.00: −40.00 more: past 50.00.
+  m.place({.account = 2, .side = Side::kSell, .price = 9'900, .qty = 40});
+  m.place({.account = 1, .price = 9'900, .qty = 40, .product = Product::kMargin});
+  m.place({.account = 3, .price = 9'800, .qty = 30});
+  const auto loss = m.place({.account = 1, .side = Side::kSell, .price = 9'800, .qty = 30, .product = Product::kMargin});
+  const Event* reached = first(loss, EventType::kDailyLossLimitReached);
+  ASSERT_NE(reached, nullptr);
+  EXPECT_GT(reached->daily_loss.loss.get(), 5'000);
+  // Reduce-only now: closing the last 10 passes, adding does not.
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'800, .qty = 1, .product = Product::kMargin})),
+            RejectReason::kDailyLossLimit);
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 9'800, .qty = 10, .product = Product::kMargin})),
+            RejectReason::kNone);
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 9'800, .qty = 1, .product = Product::kMargin})),
+            RejectReason::kDailyLossLimit);
+  // A snapshot keeps the day's tally.
+  std::vector<unsigned char> bytes;
+  m.engine.serialize(&bytes);
+  Market r(EngineConfig{256, 8, 8, 1u << 16, 1000}, false);
+  ASSERT_TRUE(r.engine.restore(bytes));
+  // The next UTC day starts clean.
+  m.advance(86'400'000'000'000);
+  EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'800, .qty = 1, .product = Product::kMargin})), RejectReason::kNone);
+  EXPECT_EQ(rejected(m.run(Command::set_loss_limit({Amount{-1}, AccountId{1}, kUsd}))), RejectReason::kInvalidCommand);
+  EXPECT_EQ(rejected(m.run(Command::set_loss_limit({Amount{1}, AccountId{1}, AssetId{7}}))), RejectReason::kUnknownAsset);
+}
+
+}  // namespace
+}  // namespace bourse::testing

@@ -201,5 +201,37 @@ TEST_F(ServeMargin, MarginCallAndLiquidationArriveOnTheWebSocket) {
   EXPECT_EQ(after.s("/margin/0/maintenance_margin"), "0.000000");
 }
 
+TEST_F(ServeMargin, AccountLimitsAreSetByAnAdminAndEnforced) {
+  start();
+  SignedClient admin(server_->port(), keys_["admin"]), alice(server_->port(), keys_["alice"]);
+  auto r = admin.call("POST", "/v1/admin/accounts/2/limits",
+                      R"({"symbol":"BTC-USD","max_order_qty":"0.5","max_order_notional":"20000"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(admin.call("POST", "/v1/admin/accounts/2/loss-limit", R"({"asset":"USD","max_daily_loss":"1000"})").status, 200);
+  EXPECT_EQ(admin.call("POST", "/v1/admin/accounts/2/limits", R"({"symbol":"NOPE-USD"})").status, 422);
+  EXPECT_EQ(admin.call("POST", "/v1/admin/accounts/99/limits", R"({"symbol":"BTC-USD"})").status, 404);
+  EXPECT_EQ(alice.call("POST", "/v1/admin/accounts/2/limits", R"({"symbol":"BTC-USD"})").status, 403);
+
+  Json account(alice.call("GET", "/v1/account").body);
+  ASSERT_EQ(account.size("/limits"), 1u);
+  EXPECT_EQ(account.s("/limits/0/symbol"), "BTC-USD");
+  EXPECT_EQ(account.s("/limits/0/max_order_qty"), "0.50000000");
+  EXPECT_EQ(account.s("/limits/0/max_order_notional"), "20000.000000");
+  EXPECT_TRUE(account.is_null("/limits/0/max_position"));
+  EXPECT_EQ(account.s("/loss_limits/0/max_daily_loss"), "1000.000000");
+
+  r = alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.6"})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(Json(r.body).s("/code"), "ORDER_LIMIT_EXCEEDED");
+  r = alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.4"})");
+  EXPECT_EQ(Json(r.body).s("/code"), "ORDER_LIMIT_EXCEEDED");  // 24,000 > 20,000
+  EXPECT_EQ(alice.call("POST", "/v1/orders", R"({"symbol":"BTC-USD","side":"BUY","price":"60000.00","qty":"0.3"})").status, 201);
+  // Another instrument is not limited.
+  EXPECT_EQ(alice.call("POST", "/v1/orders", R"({"symbol":"ETH-USD","side":"BUY","price":"3000.00","qty":"10"})").status, 201);
+  // Cleared: no limits left.
+  ASSERT_EQ(admin.call("POST", "/v1/admin/accounts/2/limits", R"({"symbol":"BTC-USD"})").status, 200);
+  EXPECT_EQ(Json(alice.call("GET", "/v1/account").body).size("/limits"), 0u);
+}
+
 }  // namespace
 }  // namespace bourse::testing

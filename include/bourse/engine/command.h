@@ -32,6 +32,8 @@ enum class CommandType : uint8_t {
   kSetMarginParams = 15,  // an instrument's mark source and margin rates per tier
   kSquareOff = 16,        // close every MARGIN position (intraday square-off)
   kCancelAfter = 17,      // dead-man's switch: cancel the account's orders unless refreshed
+  kSetAccountLimits = 18, // per-account order and position limits in one instrument
+  kSetLossLimit = 19,     // per-account max daily loss in one collateral asset
 };
 
 struct PlaceOrder {
@@ -157,6 +159,26 @@ struct CancelAfter {
   uint32_t timeout_ms = 0;  // 0..86,400,000
 };
 
+// An account's limits in one instrument (0: no limit). max_position bounds
+// its MARGIN position as if every open MARGIN order on the order's side
+// filled. Replaces the previous limits for that (account, instrument).
+struct SetAccountLimits {
+  Qty max_order_qty;
+  Amount max_order_notional;  // quote minor units, at the order's limit (or hold) price
+  Qty max_position;
+  AccountId account;
+  InstrumentId instrument;
+};
+
+// Max daily loss (UTC days, the engine's clock) of an account's MARGIN
+// trading in one collateral asset: realized PnL minus fees. Past it, MARGIN
+// orders in that asset must reduce until the day ends. 0: no limit.
+struct SetLossLimit {
+  Amount max_daily_loss;
+  AccountId account;
+  AssetId asset;
+};
+
 struct CommandHeader {
   Seq seq = 0;                // assigned by the sequencer
   Timestamp timestamp = 0;    // assigned by the sequencer; the engine reads no clock
@@ -185,6 +207,8 @@ static_assert(kPaddingFree<ExternalTrade> && sizeof(ExternalTrade) == 32);
 static_assert(kPaddingFree<SetMarginParams> && sizeof(SetMarginParams) == 48);
 static_assert(kPaddingFree<SquareOff> && sizeof(SquareOff) == 8);
 static_assert(kPaddingFree<CancelAfter> && sizeof(CancelAfter) == 8);
+static_assert(kPaddingFree<SetAccountLimits> && sizeof(SetAccountLimits) == 32);
+static_assert(kPaddingFree<SetLossLimit> && sizeof(SetLossLimit) == 16);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -208,6 +232,8 @@ struct Command {
     SetMarginParams set_margin_params;
     SquareOff square_off;
     CancelAfter cancel_after;
+    SetAccountLimits set_account_limits;
+    SetLossLimit set_loss_limit;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -235,6 +261,8 @@ struct Command {
   static Command set_margin_params(const SetMarginParams& p) { Command c = make(CommandType::kSetMarginParams); c.payload.set_margin_params = p; return c; }
   static Command square_off(const SquareOff& p) { Command c = make(CommandType::kSquareOff); c.payload.square_off = p; return c; }
   static Command cancel_after(const CancelAfter& p) { Command c = make(CommandType::kCancelAfter); c.payload.cancel_after = p; return c; }
+  static Command set_account_limits(const SetAccountLimits& p) { Command c = make(CommandType::kSetAccountLimits); c.payload.set_account_limits = p; return c; }
+  static Command set_loss_limit(const SetLossLimit& p) { Command c = make(CommandType::kSetLossLimit); c.payload.set_loss_limit = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

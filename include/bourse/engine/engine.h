@@ -156,6 +156,10 @@ class Engine {
   // Timestamp of the last SquareOff command (0: never): lets a scheduler
   // that restarts know whether today's square-off already ran.
   Timestamp last_square_off() const;
+  // The account's limits (SetAccountLimits per instrument, SetLossLimit per
+  // asset), ascending.
+  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
+                      std::vector<SetLossLimit>* loss_limits) const;
 
   // --- snapshots ----------------------------------------------------------
   // Canonical serialization of the whole state (assets, instruments, accounts,

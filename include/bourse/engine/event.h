@@ -46,6 +46,9 @@ enum class EventType : uint8_t {
   kMarginStatusChanged = 19,   // an account went below maintenance margin (a margin call) or back above it
   kLiquidation = 20,           // the engine closes a MARGIN position: its closing orders follow
   kCancelAfterSet = 21,        // a dead-man's switch armed (cancel_at), disarmed (0) or fired (fired 1)
+  kAccountLimitsSet = 22,      // SetAccountLimits applied (the payload)
+  kLossLimitSet = 23,          // SetLossLimit applied (the payload)
+  kDailyLossLimitReached = 24, // an account's MARGIN loss today passed its limit: reduce-only until the day ends
 };
 
 struct OrderAccepted {
@@ -230,6 +233,12 @@ struct CancelAfterSet {
   uint8_t reserved[3];
 };
 
+struct DailyLossLimitReached {
+  Wide loss;          // realized PnL minus fees today, negated (> max_daily_loss)
+  AccountId account;
+  AssetId asset;
+};
+
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
@@ -257,6 +266,9 @@ struct Event {
     MarginStatusChanged margin_status;
     Liquidation liquidation;
     CancelAfterSet cancel_after;
+    SetAccountLimits account_limits;
+    SetLossLimit loss_limit;
+    DailyLossLimitReached daily_loss;
   };
   Event() : raw{} {}
 };

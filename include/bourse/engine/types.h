@@ -68,6 +68,9 @@ enum class RejectReason : uint8_t {
   kInsufficientMargin = 37,   // the order, hold or withdrawal would leave free margin negative
   kMarginNotAllowed = 38,     // MARGIN order: the account is cash-only or the instrument has no rate for its tier
   kInvalidMarginParams = 39,  // SetMarginParams breaks a rule (rates, mark source or reference)
+  kOrderLimitExceeded = 40,   // above the account's max order quantity or notional for the instrument
+  kPositionLimitExceeded = 41,// the MARGIN position could pass the account's max position
+  kDailyLossLimit = 42,       // the account lost its max daily loss today: MARGIN orders must reduce
 };
 
 // Why a live order stopped being live without filling. Stable codes.
