@@ -14,14 +14,14 @@ struct Line {
   Int128 buys = 0, sells = 0;
 };
 
-// D = 10^(price_scale + base_scale − quote_scale); the engine bounded it to 0..18.
-int64_t divisor_of(const marketdata::InstrumentInfo& i) {
+}  // namespace
+
+// The engine bounded the exponent to 0..18.
+int64_t notional_divisor(const marketdata::InstrumentInfo& i) {
   int64_t v = 1;
   for (int k = 0; k < i.spec.price_scale + i.base.scale - i.quote.scale; ++k) v *= 10;
   return v;
 }
-
-}  // namespace
 
 std::vector<CollateralMargin> compute_margin(const accounts::AccountReadModel& accounts,
                                              const marketdata::MarketView& market, AccountId account,
@@ -37,7 +37,7 @@ std::vector<CollateralMargin> compute_margin(const accounts::AccountReadModel& a
     if (o.product != Product::kMargin) continue;
     const auto info = market.instrument(o.instrument);
     if (!info) continue;
-    const Int128 reserve = static_cast<Int128>(o.hold_price.value) * (o.qty.value - o.filled.value) / divisor_of(*info);
+    const Int128 reserve = static_cast<Int128>(o.hold_price.value) * (o.qty.value - o.filled.value) / notional_divisor(*info);
     Line& l = lines[o.instrument.value];
     (o.side == Side::kBuy ? l.buys : l.sells) += reserve;
   }
@@ -54,7 +54,7 @@ std::vector<CollateralMargin> compute_margin(const accounts::AccountReadModel& a
     if (!info) continue;
     const auto fee_ppm = static_cast<uint32_t>(std::max(info->spec.maker_fee_ppm, info->spec.taker_fee_ppm));
     position::add_line(totals[info->spec.quote.value], l.pos, l.buys, l.sells, market.mark_price(InstrumentId{instrument}),
-                       divisor_of(*info), tier ? info->margin.initial_ppm[tier - 1] : 0,
+                       notional_divisor(*info), tier ? info->margin.initial_ppm[tier - 1] : 0,
                        tier ? info->margin.maintenance_ppm[tier - 1] : 0, fee_ppm);
   }
 

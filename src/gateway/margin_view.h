@@ -14,6 +14,9 @@
 
 namespace bourse::gateway {
 
+// D = 10^(price_scale + base_scale − quote_scale): N(p, q) = p × q / D.
+int64_t notional_divisor(const marketdata::InstrumentInfo& i);
+
 // A MARGIN order that is not placed: its reserve on one side of an instrument.
 struct HypotheticalReserve {
   InstrumentId instrument;

@@ -19,12 +19,6 @@ namespace {
 
 constexpr std::size_t kMaxCalculatorOrders = 50;
 
-int64_t divisor_of(const marketdata::InstrumentInfo& i) {
-  int64_t v = 1;
-  for (int k = 0; k < i.spec.price_scale + i.base.scale - i.quote.scale; ++k) v *= 10;
-  return v;
-}
-
 // The engine's band around the reference price (docs/engine.md, "Price band").
 Price band_high(const marketdata::InstrumentInfo& i) {
   const Int128 ref = (i.last_price.value ? i.last_price : i.spec.reference_price).value;
@@ -152,7 +146,7 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
     }
     const Price hp = hold_price_of(*info, p.side, t, Price{price}, Price{stop}, p.product,
                                    market_.mark_price(info->spec.id));
-    p.notional = static_cast<Int128>(hp.value) * qty / divisor_of(*info);
+    p.notional = static_cast<Int128>(hp.value) * qty / notional_divisor(*info);
     p.fee = position::ppm_floor(p.notional, static_cast<uint32_t>(std::max(info->spec.taker_fee_ppm, 0)));
     p.qty = qty;
     if (p.product == Product::kMargin) reserves.push_back({info->spec.id, p.side, p.notional});
