@@ -30,11 +30,11 @@ void AccountReadModel::load(const Engine& engine) {
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
     a.summary = AccountSummary{true, v.enabled, v.max_open_orders, v.open_orders, v.default_stp, v.margin_tier,
-                               v.cancel_at, {}, {}};
+                               v.cancel_at, {}, {}, {}};
     for (uint32_t asset = 0; asset < 64; ++asset) {
       if (v.margin_calls & (uint64_t{1} << asset)) a.margin_calls.insert(asset);
     }
-    engine.account_limits(v.id, &a.summary.limits, &a.summary.loss_limits);
+    engine.account_limits(v.id, &a.summary.limits, &a.summary.loss_limits, &a.summary.loss_reached_day);
     for (AssetId asset : assets) {
       const Balance b = engine.balance(v.id, asset);
       if (b.available.value != 0 || b.locked.value != 0) a.balances[asset.value] = BalanceRecord{asset, b.available, b.locked};
@@ -214,11 +214,26 @@ void AccountReadModel::apply(const Event& e) {
     }
     case EventType::kLossLimitSet: {
       const SetLossLimit& l = e.loss_limit;
-      auto& list = accounts_[l.account.value].summary.loss_limits;
-      auto it = std::lower_bound(list.begin(), list.end(), l.asset,
+      AccountSummary& s = accounts_[l.account.value].summary;
+      auto it = std::lower_bound(s.loss_limits.begin(), s.loss_limits.end(), l.asset,
                                  [](const SetLossLimit& x, AssetId id) { return x.asset < id; });
-      if (it != list.end() && it->asset == l.asset) it = list.erase(it);
-      if (l.max_daily_loss.value) list.insert(it, l);
+      const auto at = it - s.loss_limits.begin();
+      const int64_t reached = it != s.loss_limits.end() && it->asset == l.asset ? s.loss_reached_day[at] : -1;
+      if (it != s.loss_limits.end() && it->asset == l.asset) {
+        s.loss_limits.erase(it);
+        s.loss_reached_day.erase(s.loss_reached_day.begin() + at);
+      }
+      if (l.max_daily_loss.value) {
+        s.loss_limits.insert(s.loss_limits.begin() + at, l);
+        s.loss_reached_day.insert(s.loss_reached_day.begin() + at, reached);  // a block stays for the day
+      }
+      break;
+    }
+    case EventType::kDailyLossLimitReached: {
+      AccountSummary& s = accounts_[e.daily_loss.account.value].summary;
+      for (std::size_t i = 0; i < s.loss_limits.size(); ++i) {
+        if (s.loss_limits[i].asset == e.daily_loss.asset) s.loss_reached_day[i] = e.cause.timestamp / 86'400'000'000'000;
+      }
       break;
     }
     case EventType::kCancelAfterSet:

@@ -92,6 +92,7 @@ struct AccountSummary {
   Timestamp cancel_at = 0;  // dead-man's switch deadline (0: not armed)
   std::vector<SetAccountLimits> limits;   // per instrument, ascending
   std::vector<SetLossLimit> loss_limits;  // per asset, ascending
+  std::vector<int64_t> loss_reached_day;  // parallel: UTC day it was reached (reduce-only that day), -1: not
 };
 
 // A MARGIN position as the engine reported it (PositionChanged).

@@ -124,6 +124,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   line_touches_.clear();
   traded_instrument_ = InstrumentId{};
   also_traded_.clear();
+  loss_blocks_.clear();
 
   if (!gtd_heap_.empty() && gtd_heap_.front().expire_at <= c.header.timestamp) expire_gtd(c.header.timestamp);
   if (!cancel_deadlines_.empty() && cancel_deadlines_.begin()->first <= c.header.timestamp) {
@@ -154,6 +155,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   }
 
   run_triggers();
+  if (!loss_blocks_.empty()) cancel_for_loss_limits();
   emit_balance_changes();
   if (!line_touches_.empty()) emit_position_changes();  // (inline test: most commands touch no position)
   emit_level_changes();
@@ -715,8 +717,11 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   }
   if (!acct.limits.empty()) {
     // Notional at the limit price; a MARKET order at the band's edge, a
-    // STOP_MARKET at its stop.
-    const Price px = limit_priced ? p.price : p.type == OrderType::kStopMarket ? p.stop_price : band_high(in);
+    // STOP_MARKET sell at its stop, a STOP_MARKET buy at its hold price.
+    Price px = limit_priced ? p.price : p.type == OrderType::kStopMarket ? p.stop_price : band_high(in);
+    if (p.type == OrderType::kStopMarket && p.side == Side::kBuy && !stop_market_hold_price(in, p.stop_price, &px)) {
+      return refuse(RejectReason::kOverflow);  // a stop buy can fill up to its hold price
+    }
     int64_t n;
     if (!notional(in, px, p.qty, &n)) return refuse(RejectReason::kOverflow);
     const RejectReason r = check_account_limits(acct, in, p.side, p.product, p.qty, p.qty, Qty{}, n);
@@ -884,10 +889,22 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   }
   const Qty leaves = qty - o.filled;
   if (!acct.limits.empty()) {
-    int64_t n;
-    if (!notional(in, has_limit_price(o.type) ? price : stop_price, qty, &n)) return refuse(RejectReason::kOverflow);
-    const RejectReason r = check_account_limits(acct, in, o.side, o.product, qty, leaves, o.leaves(), n);
-    if (r != RejectReason::kNone) return refuse(r);
+    // Priced as at entry; an amend that grows neither quantity nor notional
+    // passes even if an admin lowered the limits since.
+    auto limit_price = [&](Price limit, Price stop, Price* out) {
+      *out = has_limit_price(o.type) ? limit : stop;
+      return o.type != OrderType::kStopMarket || o.side != Side::kBuy || stop_market_hold_price(in, stop, out);
+    };
+    Price px, old_px;
+    int64_t n, old_n;
+    if (!limit_price(price, stop_price, &px) || !limit_price(o.price, o.stop_price, &old_px) ||
+        !notional(in, px, qty, &n) || !notional(in, old_px, o.qty, &old_n)) {
+      return refuse(RejectReason::kOverflow);
+    }
+    if (qty > o.qty || n > old_n) {
+      const RejectReason r = check_account_limits(acct, in, o.side, o.product, qty, leaves, o.leaves(), n);
+      if (r != RejectReason::kNone) return refuse(r);
+    }
   }
   Price hold_price = o.hold_price;
   int64_t hold;
@@ -1321,8 +1338,8 @@ MarginView Engine::margin(AccountId account, AssetId collateral) const { return 
 Amount Engine::margin_pool(AssetId asset) const { return impl_->margin_pool(asset); }
 Timestamp Engine::last_square_off() const { return impl_->last_square_off(); }
 void Engine::account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
-                            std::vector<SetLossLimit>* loss_limits) const {
-  impl_->account_limits(account, limits, loss_limits);
+                            std::vector<SetLossLimit>* loss_limits, std::vector<int64_t>* reached_days) const {
+  impl_->account_limits(account, limits, loss_limits, reached_days);
 }
 void Engine::serialize(std::vector<unsigned char>* out) const { impl_->serialize(out); }
 bool Engine::restore(std::span<const unsigned char> data) { return impl_->restore(data); }

@@ -146,8 +146,8 @@ class Engine::Impl {
   MarginView margin(AccountId account, AssetId collateral) const;
   Amount margin_pool(AssetId asset) const { return ledger_.pool(asset); }
   Timestamp last_square_off() const { return last_square_off_; }
-  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
-                      std::vector<SetLossLimit>* loss_limits) const;
+  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits, std::vector<SetLossLimit>* loss_limits,
+                      std::vector<int64_t>* reached_days) const;
 
   void serialize(std::vector<unsigned char>* out) const;
   bool restore(std::span<const unsigned char> data);
@@ -189,6 +189,10 @@ class Engine::Impl {
                                     Qty qty, Qty new_leaves, Qty old_leaves, int64_t notional) const;
   bool daily_loss_blocks(const AccountState& a, AssetId asset) const;
   void record_margin_result(AccountId account, AssetId asset, Int128 result);
+  void loss_limit_reached(AccountId account, detail::LossTracker& t);
+  // At the end of a command (never inside matching): the open MARGIN orders
+  // of accounts that reached their max daily loss in it are cancelled.
+  void cancel_for_loss_limits();
   void fire_dead_mans_switches(Timestamp now);
 
   // Margin (margin.cpp).
@@ -320,7 +324,8 @@ class Engine::Impl {
   std::vector<uint32_t> margin_accounts_;  // ascending ids of accounts with margin lines
   bool liquidating_ = false;               // place_order on the engine's behalf (a closing order)
   std::set<std::pair<Timestamp, uint32_t>> cancel_deadlines_;  // armed dead-man's switches (deadline, account)
-  Timestamp last_square_off_ = 0;          // timestamp of the last SquareOff (snapshots keep it)
+  Timestamp last_square_off_ = 0;          // timestamp of the last SquareOff of every instrument
+  std::vector<std::pair<uint32_t, uint32_t>> loss_blocks_;  // this command: (account, asset) that reached its limit
 
   // Query caches (views handed out by pointer).
   mutable InstrumentView instrument_view_;

@@ -47,7 +47,11 @@ void Engine::Impl::set_loss_limit(const SetLossLimit& l) {
     if (exists) a.loss.erase(it);
   } else if (exists) {
     it->max_daily_loss = l.max_daily_loss;
-    it->reached = -it->today > l.max_daily_loss.value;  // (a lower limit applies at once)
+    // A lower limit applies at once (a higher one does not lift a block
+    // already reached today: that ends with the day).
+    if (!it->reached && it->day == cause_->timestamp / kDayNs && -it->today > l.max_daily_loss.value) {
+      loss_limit_reached(l.account, *it);
+    }
   } else {
     // Today's result counts from now: fills before the limit existed were not tracked.
     a.loss.insert(it, detail::LossTracker{l.asset, l.max_daily_loss, cause_->timestamp / kDayNs, 0, false});
@@ -99,25 +103,47 @@ void Engine::Impl::record_margin_result(AccountId account, AssetId asset, Int128
       t.reached = false;
     }
     t.today += result;
-    if (!t.reached && -t.today > t.max_daily_loss.value) {
-      t.reached = true;
-      Event& e = emit(EventType::kDailyLossLimitReached);
-      e.daily_loss.loss = Wide::of(-t.today);
-      e.daily_loss.account = account;
-      e.daily_loss.asset = asset;
-    }
+    if (!t.reached && -t.today > t.max_daily_loss.value) loss_limit_reached(account, t);
     return;
   }
 }
 
+void Engine::Impl::loss_limit_reached(AccountId account, detail::LossTracker& t) {
+  t.reached = true;
+  Event& e = emit(EventType::kDailyLossLimitReached);
+  e.daily_loss.loss = Wide::of(-t.today);
+  e.daily_loss.account = account;
+  e.daily_loss.asset = t.asset;
+  loss_blocks_.push_back({account.value, t.asset.value});
+}
+
+void Engine::Impl::cancel_for_loss_limits() {
+  std::sort(loss_blocks_.begin(), loss_blocks_.end());
+  for (const auto& [account, asset] : loss_blocks_) {
+    AccountState& a = accounts_[account];
+    for (uint32_t oi = a.head; oi != detail::kNil;) {
+      const uint32_t next = orders_[oi].acct_next;
+      if (orders_[oi].product == Product::kMargin &&
+          instrument_state(orders_[oi].instrument)->spec.quote.value == asset) {
+        cancel(oi, CancelReason::kDailyLossLimit);
+      }
+      oi = next;
+    }
+  }
+}
+
 void Engine::Impl::account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
-                                  std::vector<SetLossLimit>* loss_limits) const {
+                                  std::vector<SetLossLimit>* loss_limits, std::vector<int64_t>* reached_days) const {
   limits->clear();
   loss_limits->clear();
+  reached_days->clear();
   if (account.value == 0 || account.value >= accounts_.size()) return;
   const AccountState& a = accounts_[account.value];
   *limits = a.limits;
-  for (const detail::LossTracker& t : a.loss) loss_limits->push_back({t.max_daily_loss, account, t.asset});
+  for (const detail::LossTracker& t : a.loss) {
+    loss_limits->push_back({t.max_daily_loss, account, t.asset});
+    reached_days->push_back(t.reached ? t.day : -1);
+  }
 }
 
 }  // namespace bourse

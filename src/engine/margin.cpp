@@ -429,7 +429,7 @@ void Engine::Impl::square_off(const SquareOff& s) {
   if (s.instrument && instrument_state(s.instrument) == nullptr) {
     return reject(RejectReason::kUnknownInstrument, ClientOrderId{}, OrderId{}, AccountId{}, s.instrument);
   }
-  last_square_off_ = cause_->timestamp;
+  if (!s.instrument) last_square_off_ = cause_->timestamp;  // what the daily scheduler looks for
   for (std::size_t i = 0; i < margin_accounts_.size(); ++i) {
     close_margin(AccountId{margin_accounts_[i]}, AssetId{}, s.instrument, LiquidationReason::kSquareOff);
   }

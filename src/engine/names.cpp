@@ -95,6 +95,7 @@ const char* cancel_reason_name(CancelReason r) {
     case CancelReason::kMarginCall: return "MARGIN_CALL";
     case CancelReason::kSquareOff: return "SQUARE_OFF";
     case CancelReason::kDeadMansSwitch: return "DEAD_MANS_SWITCH";
+    case CancelReason::kDailyLossLimit: return "DAILY_LOSS_LIMIT";
   }
   return "UNKNOWN";
 }

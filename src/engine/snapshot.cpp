@@ -19,9 +19,12 @@ using detail::OrderState;
 namespace {
 
 constexpr char kMagic[8] = {'B', 'R', 'S', 'S', 'N', 'A', 'P', '1'};
-// 2 added margin: asset pools, instrument margin terms, account tiers,
-// order products, position lines. Version 1 snapshots still restore.
-constexpr uint32_t kVersion = 2;
+// 3 added margin (asset pools, instrument margin terms, account tiers and
+// margin state, order products, position lines), the dead-man's switch and
+// account limits. Version 1 snapshots still restore; 2 was a development
+// layout of the same change, never released, and is refused (recovery then
+// replays the journal).
+constexpr uint32_t kVersion = 3;
 
 class Writer {
  public:
@@ -244,10 +247,10 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     return false;
   };
   Header h;
-  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.version < 1 || h.version > kVersion) {
+  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || (h.version != 1 && h.version != kVersion)) {
     return fail();
   }
-  const bool v2 = h.version >= 2;
+  const bool v3 = h.version >= 3;
   // Every setting that changes how commands resolve must match, or replaying
   // the journal on top would not reproduce what clients were told.
   if (h.max_accounts != cfg_.max_accounts || h.max_assets != cfg_.max_assets ||
@@ -266,7 +269,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     AssetSpec a;
     int64_t supply;
     int64_t pool = 0;
-    if (!r.get(&a) || !r.get(&supply) || (v2 && !r.get(&pool)) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty() ||
+    if (!r.get(&a) || !r.get(&supply) || (v3 && !r.get(&pool)) || a.id.value == 0 || a.id.value >= cfg_.max_assets || a.code.empty() ||
         a.scale < 0 || a.scale > 18 || supply < 0 || !assets_[a.id.value].code.empty()) {
       return fail();
     }
@@ -281,7 +284,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     int64_t last;
     SetMarginParams margin{};
     uint8_t dirty = 0;
-    if (!r.get(&s) || !r.get(&last) || (v2 && (!r.get(&margin) || !r.get(&dirty))) || s.id.value == 0 ||
+    if (!r.get(&s) || !r.get(&last) || (v3 && (!r.get(&margin) || !r.get(&dirty))) || s.id.value == 0 ||
         s.id.value >= cfg_.max_instruments || dirty > 1) {
       return fail();
     }
@@ -314,7 +317,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     Timestamp cancel_at = 0;
     uint8_t recheck = 0;
     if (!r.get(&id) || !r.get(&enabled) || !r.get(&stp) || !r.get(&max_open) ||
-        (v2 && (!r.get(&tier) || !r.get(&calls) || !r.get(&cancel_at) || !r.get(&recheck))) || cancel_at < 0 ||
+        (v3 && (!r.get(&tier) || !r.get(&calls) || !r.get(&cancel_at) || !r.get(&recheck))) || cancel_at < 0 ||
         recheck > 1) {
       return fail();
     }
@@ -331,7 +334,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     a.margin_calls = calls;
     a.cancel_at = cancel_at;
     a.margin_recheck = recheck != 0;
-    if (v2) {
+    if (v3) {
       uint32_t count;
       if (!r.get(&count) || count > cfg_.max_instruments) return fail();
       for (uint32_t k = 0; k < count; ++k) {
@@ -349,7 +352,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
         LossRecord t;
         if (!r.get(&t) || asset(AssetId{t.asset}) == nullptr || t.max_daily_loss <= 0 || t.reached > 1 ||
             t.reserved[0] || t.reserved[1] || t.reserved[2] ||
-            (t.reached != 0) != (-t.today.get() > t.max_daily_loss) ||
+            (t.reached == 0 && -t.today.get() > t.max_daily_loss) ||  // reached stays set for the day
             (!a.loss.empty() && !(a.loss.back().asset < AssetId{t.asset}))) {
           return fail();
         }
@@ -366,7 +369,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     if (!r.get(&acct) || !r.get(&asset_id) || !r.get(&available) || !r.get(&locked)) return fail();
     // available below zero is a MARGIN account's debt to the pool.
     if (acct >= cfg_.max_accounts || !accounts_[acct].exists || asset(AssetId{asset_id}) == nullptr ||
-        (!v2 && available < 0) || locked < 0) {
+        (!v3 && available < 0) || locked < 0) {
       return fail();
     }
     ledger_.set_raw(AccountId{acct}, AssetId{asset_id}, {Amount{available}, Amount{locked}});
@@ -464,7 +467,7 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
       in->book.stops(o.side).insert({o.stop_price, o.id, oi});
     }
   }
-  if (v2) {
+  if (v3) {
     if (!r.get(&n)) return fail();
     for (uint32_t i = 0; i < n; ++i) {
       LineRecord rec;

@@ -397,11 +397,14 @@ void RestApi::get_account(const std::shared_ptr<Call>& call) {
     w.end_object();
   }
   w.end_array().key("loss_limits").begin_array();
-  for (const SetLossLimit& l : a.loss_limits) {
+  const int64_t today = clock_.now() / 86'400'000'000'000;
+  for (std::size_t i = 0; i < a.loss_limits.size(); ++i) {
+    const SetLossLimit& l = a.loss_limits[i];
     const auto asset = market_.asset(l.asset);
     if (!asset) continue;
     w.begin_object().field("asset", asset->code.view());
-    w.field("max_daily_loss", format_decimal(l.max_daily_loss.value, asset->scale)).end_object();
+    w.field("max_daily_loss", format_decimal(l.max_daily_loss.value, asset->scale));
+    w.field("reduce_only", i < a.loss_reached_day.size() && a.loss_reached_day[i] == today).end_object();
   }
   w.end_array();
   w.end_object();
@@ -739,13 +742,18 @@ void RestApi::delete_orders(const std::shared_ptr<Call>& call) {
     case QueryParam::kAbsent:
       break;
   }
-  submit(call, Command::cancel_all(c), [call](const CommandOutcome& o) {
+  submit(call, Command::cancel_all(c), [call, account = c.account](const CommandOutcome& o) {
     if (!o.durable) return call->fail(503, "UNAVAILABLE", "the venue could not make the command durable; retry");
     std::string out;
     JsonWriter w(&out);
     w.begin_object().key("cancelled").begin_array();
+    // This command's own cancels only: a dead-man's switch that ran out at
+    // the same timestamp cancels other accounts' orders in the same events.
     for (const Event& e : o.events) {
-      if (e.type == EventType::kOrderCancelled) w.value(e.cancelled.order_id.value);
+      if (e.type == EventType::kOrderCancelled && e.cancelled.account == account &&
+          e.cancelled.reason == CancelReason::kCancelAll) {
+        w.value(e.cancelled.order_id.value);
+      }
     }
     w.end_array().end_object();
     call->json(200, std::move(out));

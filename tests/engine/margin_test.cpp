@@ -576,12 +576,15 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
   const std::vector<uint32_t> margin_accounts = {5, 6, 7};
   constexpr int64_t kDeposit = 300'000;  // small: positions of up to ~60 × 100.00 get margin calls
   for (uint32_t a : margin_accounts) add_margin_account(m, a, 1, kDeposit);
+  // Risk state that must survive the snapshot too: a daily loss limit (its
+  // block cancels orders) and, below, dead-man's switches.
+  ASSERT_EQ(rejected(m.run(Command::set_loss_limit({Amount{60'000}, AccountId{5}, kUsd}))), RejectReason::kNone);
   std::mt19937_64 rng(20261202);
   std::map<uint64_t, Product> product_of;  // order id -> product
   std::map<uint32_t, int64_t> qty, fees;
   std::map<uint32_t, Int128> flows;
   std::vector<uint64_t> live;
-  std::size_t margin_trades = 0, insufficient = 0, liquidations = 0;
+  std::size_t margin_trades = 0, insufficient = 0, liquidations = 0, loss_blocks = 0, dead_man_fired = 0;
   // From step 2,000 a copy restored from a snapshot runs the same commands:
   // it must emit the same events (sweeps and liquidations included).
   std::unique_ptr<Market> restored;
@@ -623,6 +626,13 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
     } else if (rng() % 10 == 0) {
       ev = both([](Market& x) { return x.run(Command::heartbeat()); });  // the margin sweep: calls and liquidations
       swept = true;
+    } else if (rng() % 50 == 0) {
+      const uint32_t timeout_ms = static_cast<uint32_t>(rng() % 3);  // 0 disarms
+      ev = both([&](Market& x) { return x.run(Command::cancel_after({AccountId{6}, timeout_ms})); });
+      if (rng() % 2) {  // let it run out: the next command fires it
+        m.advance(2'000'000);
+        if (restored) restored->advance(2'000'000);
+      }
     } else {
       const int64_t price = in->band_low.value + static_cast<int64_t>(rng() % static_cast<uint64_t>(span + 1));
       const bool market = rng() % 6 == 0;
@@ -640,6 +650,8 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
       }
       if (e.type == EventType::kOrderRejected && e.rejected.reason == RejectReason::kInsufficientMargin) ++insufficient;
       if (e.type == EventType::kLiquidation) ++liquidations;
+      if (e.type == EventType::kDailyLossLimitReached) ++loss_blocks;
+      if (e.type == EventType::kCancelAfterSet && e.cancel_after.fired) ++dead_man_fired;
       if (e.type != EventType::kTrade) continue;
       const Trade& t = e.trade;
       for (const auto& [leg, leg_side] :
@@ -695,6 +707,8 @@ TEST(Margin, RandomTradingKeepsEveryIdentity) {
   EXPECT_GT(margin_trades, 500u);
   EXPECT_GT(insufficient, 0u);
   EXPECT_GT(liquidations, 0u);
+  EXPECT_GT(loss_blocks, 0u);
+  EXPECT_GT(dead_man_fired, 0u);
 }
 
 }  // namespace

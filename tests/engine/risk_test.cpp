@@ -300,23 +300,82 @@ TEST(AccountLimits, MaxDailyLossMakesMarginReduceOnlyUntilTheDayEnds) {
   const Event* reached = first(loss, EventType::kDailyLossLimitReached);
   ASSERT_NE(reached, nullptr);
   EXPECT_GT(reached->daily_loss.loss.get(), 5'000);
-  // Reduce-only now: closing the last 10 passes, adding does not.
+  // Reduce-only now: adding is refused; closing the last 10 — at a profit
+  // (bought at 99.00, sold at 104.00) — passes.
   EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'800, .qty = 1, .product = Product::kMargin})),
             RejectReason::kDailyLossLimit);
-  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 9'800, .qty = 10, .product = Product::kMargin})),
-            RejectReason::kNone);
-  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 9'800, .qty = 1, .product = Product::kMargin})),
+  m.place({.account = 3, .price = 10'400, .qty = 10});
+  const auto profit = m.place({.account = 1, .side = Side::kSell, .price = 10'400, .qty = 10, .product = Product::kMargin});
+  ASSERT_EQ(of_type(profit, EventType::kTrade).size(), 1u);
+  EXPECT_EQ(m.engine.account(AccountId{1})->open_orders, 0u);
+  // Back under the limit in money, but the block holds for the day.
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 10'400, .qty = 1, .product = Product::kMargin})),
             RejectReason::kDailyLossLimit);
-  // A snapshot keeps the day's tally.
-  std::vector<unsigned char> bytes;
+  // A snapshot in that state restores and writes the same bytes.
+  std::vector<unsigned char> bytes, again;
   m.engine.serialize(&bytes);
   Market r(EngineConfig{256, 8, 8, 1u << 16, 1000}, false);
   ASSERT_TRUE(r.engine.restore(bytes));
+  r.engine.serialize(&again);
+  EXPECT_EQ(bytes, again);
   // The next UTC day starts clean.
   m.advance(86'400'000'000'000);
   EXPECT_EQ(rejected(m.place({.account = 1, .price = 9'800, .qty = 1, .product = Product::kMargin})), RejectReason::kNone);
   EXPECT_EQ(rejected(m.run(Command::set_loss_limit({Amount{-1}, AccountId{1}, kUsd}))), RejectReason::kInvalidCommand);
   EXPECT_EQ(rejected(m.run(Command::set_loss_limit({Amount{1}, AccountId{1}, AssetId{7}}))), RejectReason::kUnknownAsset);
+}
+
+TEST(AccountLimits, ReachingOrLoweringTheLossLimitCancelsOpenMarginOrders) {
+  Market m;
+  margin_ready(m, 1);
+  // Long 20 @ 100.00 (fee 4.00), then the price falls to 95.00.
+  m.place({.account = 2, .side = Side::kSell, .price = 10'000, .qty = 20});
+  m.place({.account = 1, .price = 10'000, .qty = 20, .product = Product::kMargin});
+  const uint64_t resting = accepted_id(m.place({.account = 1, .price = 9'000, .qty = 5, .product = Product::kMargin}));
+  ASSERT_NE(resting, 0u);
+  // A limit of 10.00 with 4.00 of fees already counted? No: counting starts when it is set.
+  m.run(Command::set_loss_limit({Amount{1'000}, AccountId{1}, kUsd}));
+  m.place({.account = 3, .price = 9'500, .qty = 10});
+  const auto sold = m.place({.account = 1, .side = Side::kSell, .price = 9'500, .qty = 10, .product = Product::kMargin});
+  ASSERT_NE(first(sold, EventType::kDailyLossLimitReached), nullptr);  // −50.00 − fee
+  bool cancelled = false;
+  for (const Event& e : of_type(sold, EventType::kOrderCancelled)) {
+    cancelled = cancelled || (e.cancelled.order_id.value == resting && e.cancelled.reason == CancelReason::kDailyLossLimit);
+  }
+  EXPECT_TRUE(cancelled);
+  // Another account: a lower limit that is already passed applies at once.
+  margin_ready(m, 4);
+  m.run(Command::set_loss_limit({Amount{100'000}, AccountId{4}, kUsd}));
+  m.place({.account = 2, .side = Side::kSell, .price = 9'500, .qty = 10});
+  m.place({.account = 4, .price = 9'500, .qty = 10, .product = Product::kMargin});  // fee 1.90 counted
+  const uint64_t open = accepted_id(m.place({.account = 4, .price = 9'000, .qty = 5, .product = Product::kMargin}));
+  ASSERT_NE(open, 0u);
+  const auto lowered = m.run(Command::set_loss_limit({Amount{100}, AccountId{4}, kUsd}));
+  ASSERT_NE(first(lowered, EventType::kDailyLossLimitReached), nullptr);
+  ASSERT_NE(first(lowered, EventType::kOrderCancelled), nullptr);
+  EXPECT_FALSE(m.live(open));
+  EXPECT_EQ(rejected(m.place({.account = 4, .price = 9'000, .qty = 1, .product = Product::kMargin})),
+            RejectReason::kDailyLossLimit);
+}
+
+TEST(AccountLimits, PositionLimitOnShortsAndAmendsThatShrinkAfterALowerLimit) {
+  Market m;
+  margin_ready(m, 1);
+  m.run(Command::set_account_limits({Qty{}, Amount{}, Qty{30}, AccountId{1}, kXyzUsd}));
+  // Shorts count too: 20 resting + 15 is a short of 35.
+  ASSERT_NE(accepted_id(m.place({.account = 1, .side = Side::kSell, .price = 10'500, .qty = 20, .product = Product::kMargin})), 0u);
+  EXPECT_EQ(rejected(m.place({.account = 1, .side = Side::kSell, .price = 10'500, .qty = 15, .product = Product::kMargin})),
+            RejectReason::kPositionLimitExceeded);
+  // An amend of the resting order: up to 30 passes, 31 does not.
+  const uint64_t id = accepted_id(m.place({.account = 1, .side = Side::kSell, .price = 10'600, .qty = 5, .product = Product::kMargin}));
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(rejected(m.amend(1, id, 0, 10)), RejectReason::kNone);
+  EXPECT_EQ(rejected(m.amend(1, id, 0, 11)), RejectReason::kPositionLimitExceeded);
+  // An admin lowers the order size limit below the resting orders: they
+  // can still shrink, not grow.
+  m.run(Command::set_account_limits({Qty{3}, Amount{}, Qty{30}, AccountId{1}, kXyzUsd}));
+  EXPECT_EQ(rejected(m.amend(1, id, 0, 8)), RejectReason::kNone);
+  EXPECT_EQ(rejected(m.amend(1, id, 0, 9)), RejectReason::kOrderLimitExceeded);
 }
 
 }  // namespace

@@ -157,9 +157,10 @@ class Engine {
   // that restarts know whether today's square-off already ran.
   Timestamp last_square_off() const;
   // The account's limits (SetAccountLimits per instrument, SetLossLimit per
-  // asset), ascending.
-  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits,
-                      std::vector<SetLossLimit>* loss_limits) const;
+  // asset), ascending; reached_days[i]: the UTC day (ns / 86,400 s) on
+  // which loss limit i was reached, -1 if it has not been.
+  void account_limits(AccountId account, std::vector<SetAccountLimits>* limits, std::vector<SetLossLimit>* loss_limits,
+                      std::vector<int64_t>* reached_days) const;
 
   // --- snapshots ----------------------------------------------------------
   // Canonical serialization of the whole state (assets, instruments, accounts,

@@ -86,6 +86,7 @@ enum class CancelReason : uint8_t {
   kMarginCall = 9,         // an open MARGIN order of an account being liquidated
   kSquareOff = 10,         // an open MARGIN order at the intraday square-off
   kDeadMansSwitch = 11,    // the account's CancelAfter countdown ran out
+  kDailyLossLimit = 12,    // an open MARGIN order when the account's max daily loss was reached
 };
 
 // Why the engine closed a MARGIN position itself. Stable codes.
