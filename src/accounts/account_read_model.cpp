@@ -26,6 +26,8 @@ bool is_terminal(OrderStatus s) {
 void AccountReadModel::load(const Engine& engine) {
   std::unique_lock lock(mutex_);
   std::vector<AssetId> assets;
+  engine.for_each_instrument(
+      [&](const InstrumentView& i) { cost_basis_.add_instrument(i.spec.id, i.spec.base, i.spec.quote); });
   engine.for_each_asset([&](const AssetSpec& a) { assets.push_back(a.id); });
   engine.for_each_account([&](const bourse::AccountView& v) {
     Account& a = accounts_[v.id.value];
@@ -114,6 +116,9 @@ void AccountReadModel::on_trade_leg(const Event& e, const TradeLeg& leg, Side si
   auto it = a.live.find(leg.order_id.value);
   if (it == a.live.end()) return;
   OrderRecord& r = it->second;
+  if (r.product == Product::kCash) {
+    cost_basis_.on_cash_fill(leg.account, t.instrument, side, t.qty.value, t.notional.value, leg.fee.value);
+  }
   r.filled = leg.filled;
   r.notional_filled = Amount{sat_add(r.notional_filled.value, t.notional.value)};
   r.fees = Amount{sat_add(r.fees.value, leg.fee.value)};
@@ -193,6 +198,17 @@ void AccountReadModel::apply(const Event& e) {
     case EventType::kBalanceChanged: {
       const BalanceChanged& b = e.balance;
       accounts_[b.account.value].balances[b.asset.value] = BalanceRecord{b.asset, b.available, b.locked};
+      cost_basis_.on_total(b.account, b.asset, sat_add(b.available.value, b.locked.value));
+      break;
+    }
+    case EventType::kTransferCompleted: {
+      const TransferCompleted& t = e.transfer;
+      cost_basis_.on_transfer(t.account, t.asset, t.amount.value, t.is_deposit != 0, e.cause.timestamp);
+      break;
+    }
+    case EventType::kInstrumentAdded: {
+      const InstrumentSpec& i = e.instrument_added;
+      cost_basis_.add_instrument(i.id, i.base, i.quote);
       break;
     }
     case EventType::kAccountConfigured: {
@@ -309,6 +325,53 @@ std::vector<PositionRecord> AccountReadModel::positions(AccountId account) const
   auto it = accounts_.find(account.value);
   if (it == accounts_.end()) return out;
   for (const auto& [instrument, p] : it->second.positions) out.push_back(p);
+  return out;
+}
+
+std::vector<HoldingCost> AccountReadModel::holding_costs(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  return cost_basis_.of(account);
+}
+
+AccountHoldings AccountReadModel::holdings(AccountId account) const {
+  std::shared_lock lock(mutex_);
+  AccountHoldings out;
+  auto it = accounts_.find(account.value);
+  if (it == accounts_.end()) return out;
+  for (const auto& [asset, b] : it->second.balances) out.balances.push_back(b);
+  for (const auto& [instrument, p] : it->second.positions) out.positions.push_back(p);
+  out.costs = cost_basis_.of(account);
+  return out;
+}
+
+std::vector<HoldingCost> AccountReadModel::all_holding_costs() const {
+  std::shared_lock lock(mutex_);
+  std::vector<HoldingCost> out;
+  cost_basis_.for_each([&](const HoldingCost& h) { out.push_back(h); });
+  return out;
+}
+
+void AccountReadModel::restore_holding_costs(const std::vector<HoldingCost>& rows) {
+  std::unique_lock lock(mutex_);
+  for (const HoldingCost& h : rows) cost_basis_.put(h);
+}
+
+void AccountReadModel::track_holding_changes() {
+  std::unique_lock lock(mutex_);
+  cost_basis_.track_changes(true);
+}
+
+std::vector<HoldingCost> AccountReadModel::drain_holding_changes() {
+  std::unique_lock lock(mutex_);
+  return cost_basis_.drain_changes();
+}
+
+std::vector<AccountId> AccountReadModel::account_ids() const {
+  std::shared_lock lock(mutex_);
+  std::vector<AccountId> out;
+  out.reserve(accounts_.size());
+  for (const auto& [id, a] : accounts_) out.push_back(AccountId{id});
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -1,6 +1,6 @@
 // AccountReadModel: each account's private state as clients read it — balances,
-// orders (live and recently closed) and fills — rebuilt from durable engine
-// events.
+// the cost basis of holdings, MARGIN positions, orders (live and recently
+// closed) and fills — rebuilt from durable engine events.
 //
 // Ownership: the EngineService dispatcher thread writes (on_durable_batch);
 // request threads read copies under a shared lock. Because listeners run
@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "accounts/cost_basis.h"
 #include "bourse/engine/engine.h"
 #include "bourse/sequencer/engine_service.h"
 
@@ -105,6 +106,13 @@ struct PositionRecord {
   Timestamp updated = 0;
 };
 
+// What an account holds, read together (one lock): the portfolio's inputs.
+struct AccountHoldings {
+  std::vector<BalanceRecord> balances;   // ascending asset
+  std::vector<PositionRecord> positions; // ascending instrument
+  std::vector<HoldingCost> costs;        // ascending asset
+};
+
 // Order fields that are not engine state (a restart loses them from the
 // engine's view); the history store keeps them.
 struct OrderDetails {
@@ -138,6 +146,19 @@ class AccountReadModel final : public EventListener {
   std::vector<BalanceRecord> balances(AccountId account) const;
   // Ascending instrument id; flat positions included (they carry realized PnL).
   std::vector<PositionRecord> positions(AccountId account) const;
+  // What the account paid for what it holds outright, and today's net
+  // transfers (CostBasis), ascending asset.
+  std::vector<HoldingCost> holding_costs(AccountId account) const;
+  std::vector<HoldingCost> all_holding_costs() const;
+  AccountHoldings holdings(AccountId account) const;
+  // After load(): the cost basis the store kept (not engine state).
+  void restore_holding_costs(const std::vector<HoldingCost>& rows);
+  // For the projector's mirror: remember which holdings change, and hand
+  // them over (final state; empty() means delete).
+  void track_holding_changes();
+  std::vector<HoldingCost> drain_holding_changes();
+  // Every account the model knows, ascending.
+  std::vector<AccountId> account_ids() const;
   // Collateral asset ids in a margin call (MarginStatusChanged).
   std::vector<uint32_t> margin_calls(AccountId account) const;
   // Only the account's own orders: another account's id is "not found".
@@ -167,6 +188,7 @@ class AccountReadModel final : public EventListener {
 
   mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, Account> accounts_;
+  CostBasis cost_basis_;
 };
 
 }  // namespace bourse::accounts

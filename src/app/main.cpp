@@ -15,6 +15,8 @@
 #include "loadgen_fanout.h"
 #include "md_workers.h"
 #include "gateway/json_writer.h"
+#include "gateway/render.h"
+#include "portfolio/reconcile.h"
 #include "projector/history_projector.h"
 #include "serve.h"
 #include "store/store.h"
@@ -56,6 +58,34 @@ int run_rebuild_store(const std::string& data_dir) {
               ")\n",
               records, store->history_seq());
   return 0;
+}
+
+// Recomputes positions, balances and holdings' cost basis from the journal
+// and compares (portfolio/reconcile.h). Read-only; fine beside a server.
+// Exit 0: no difference; 1: differences (listed); 2: cannot run.
+int run_reconcile(const std::string& data_dir) {
+  using namespace bourse;
+  EngineConfig config;
+  if (!read_engine_config(data_dir, &config)) {
+    std::fprintf(stderr, "bourse reconcile: %s is missing or malformed\n", Exchange::config_path(data_dir).c_str());
+    return 2;
+  }
+  std::string error;
+  auto store = store::open_sqlite_store(data_dir + "/store.sqlite", &error);
+  if (!store) {
+    std::fprintf(stderr, "bourse reconcile: %s\n", error.c_str());
+    return 2;
+  }
+  portfolio::ReconcileReport report;
+  if (!portfolio::reconcile(data_dir, config, store.get(), &report, &error)) {
+    std::fprintf(stderr, "bourse reconcile: %s\n", error.c_str());
+    return 2;
+  }
+  std::string out;
+  gateway::JsonWriter w(&out);
+  gateway::render_reconcile(w, report);
+  std::printf("%s\n", out.c_str());
+  return report.ok() ? 0 : 1;
 }
 
 int run_replay(const std::string& data_dir, bool from_scratch, bool verify) {
@@ -247,6 +277,12 @@ int main(int argc, char** argv) {
                        "(the server must be stopped)");
   rebuild_cmd->add_option("--data-dir", rebuild_dir, "data directory")->capture_default_str();
 
+  std::string reconcile_dir = "./data";
+  auto* reconcile_cmd = app.add_subcommand(
+      "reconcile", "recompute positions, balances and holdings' cost basis from the journal and compare them with "
+                   "the derived ones (read-only; exit 1 on any difference)");
+  reconcile_cmd->add_option("--data-dir", reconcile_dir, "data directory")->capture_default_str();
+
   auto* bench_cmd = app.add_subcommand("bench", "benchmarks");
   bench_cmd->require_subcommand(1);
   auto* bench_engine = bench_cmd->add_subcommand("engine", "engine + ledger + risk benchmark");
@@ -372,6 +408,7 @@ int main(int argc, char** argv) {
   if (md_worker_cmd->parsed()) return app::run_md_worker(md_link_fd, md_settings);
   if (replay_cmd->parsed()) return run_replay(replay_dir, from_scratch, verify);
   if (rebuild_cmd->parsed()) return run_rebuild_store(rebuild_dir);
+  if (reconcile_cmd->parsed()) return run_reconcile(reconcile_dir);
   if (bench_engine->parsed()) {
     if (mix == "exchange-core") {
       ro.workload.mix = bench::Mix::kExchangeCore;

@@ -24,6 +24,7 @@
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
+#include "portfolio/value_recorder.h"
 #include "projector/history_projector.h"
 
 namespace bourse::app {
@@ -271,6 +272,7 @@ int run_serve(const ServeConfig& config) {
   accounts::AccountReadModel accounts;
   accounts.load(service->engine());
   accounts.restore_details(projector::live_order_details(*store));
+  accounts.restore_holding_costs(projector::stored_holding_costs(*store, nullptr));
   // Listener order matters: the publisher renders from the read models, so
   // they see each batch first.
   gateway::WsHub::Limits hub_limits;
@@ -323,7 +325,8 @@ int run_serve(const ServeConfig& config) {
   limits.per_ip = {config.ip_per_second, config.ip_burst};
   limits.per_user = {config.user_per_second, config.user_burst};
   limits.orders_per_account = {config.orders_per_second, config.orders_burst};
-  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get(), &oauth},
+  gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get(), &oauth, config.portfolio_currency,
+                                                config.data_dir},
                        limits);
   // Keyed requests from before this start (history caught up above), so
   // their retries are answered rather than executed a second time.
@@ -461,6 +464,11 @@ int run_serve(const ServeConfig& config) {
   std::unique_ptr<Heartbeat> heartbeat = std::make_unique<Heartbeat>(
       *service, hub, clock, config.square_off_utc.empty() ? -1 : square_off_minute(config.square_off_utc),
       last_square_off);
+  portfolio::ValueRecorder value_recorder(
+      *store, accounts, market, clock,
+      portfolio::ValueRecorder::Options{config.portfolio_currency, config.portfolio_interval_s * 1'000'000'000,
+                                        int64_t{config.portfolio_retention_days} * 86'400'000'000'000});
+  value_recorder.start();
   std::unique_ptr<MarketSimulator> simulator;
   if (config.simulate && !specs.empty()) {
     simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);
@@ -480,6 +488,7 @@ int run_serve(const ServeConfig& config) {
   if (replay) replay->stop();
   line_feed.stop();
   heartbeat.reset();
+  value_recorder.stop();
   server.shutdown(config.drain_ms);
   md_workers.reset();  // their clients get 1001 "going away" (after the server: /metrics reads the pool)
   service->stop();

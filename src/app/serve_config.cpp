@@ -54,6 +54,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kMarketData = {"workers", "listen", "link_buffer_bytes"};
   static const std::set<std::string> kIngest = {"file", "speed", "tcp_listen", "udp_listen"};
   static const std::set<std::string> kMargin = {"square_off_utc"};
+  static const std::set<std::string> kPortfolio = {"currency", "history_interval_s", "history_retention_days"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -68,7 +69,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
                                          : k == "tls" ? &kTls : k == "history" ? &kHistory
                                          : k == "marketdata" ? &kMarketData : k == "ingest" ? &kIngest
-                                         : k == "margin" ? &kMargin : nullptr;
+                                         : k == "margin" ? &kMargin : k == "portfolio" ? &kPortfolio : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -131,6 +132,9 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_string("marketdata", "listen", &c->md_listen);
   get_int("marketdata", "link_buffer_bytes", &c->md_link_buffer_bytes);
   get_string("margin", "square_off_utc", &c->square_off_utc);
+  get_string("portfolio", "currency", &c->portfolio_currency);
+  get_int("portfolio", "history_interval_s", &c->portfolio_interval_s);
+  get_int("portfolio", "history_retention_days", &c->portfolio_retention_days);
   get_string("ingest", "file", &c->ingest_file);
   get_string("ingest", "tcp_listen", &c->ingest_tcp);
   get_string("ingest", "udp_listen", &c->ingest_udp);
@@ -343,6 +347,15 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   }
   if (!c.square_off_utc.empty() && square_off_minute(c.square_off_utc) < 0) {
     *error = "margin: square_off_utc is \"HH:MM\" (24-hour, UTC)";
+    return false;
+  }
+  // The grid must hit every midnight: the day's opening value is a point on it.
+  if (c.portfolio_interval_s < 1 || c.portfolio_interval_s > 86'400 || 86'400 % c.portfolio_interval_s != 0) {
+    *error = "portfolio: history_interval_s is 1..86400 and divides 86400";
+    return false;
+  }
+  if (c.portfolio_currency.empty() || c.portfolio_currency.size() > 12) {
+    *error = "portfolio: currency is an asset code";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -66,6 +66,13 @@ struct ServeConfig {
   // [margin]: "HH:MM" UTC at which every MARGIN position is squared off each
   // day (a SquareOff command); empty: never.
   std::string square_off_utc;
+  // [portfolio] (docs/portfolio.md): the reporting currency of the value
+  // history (an asset code; GET /v1/portfolio defaults to it), how often
+  // every account's value is recorded (divides a day, so midnight is a
+  // point) and how long those points are kept (0: forever).
+  std::string portfolio_currency = "USD";
+  int64_t portfolio_interval_s = 900;
+  int portfolio_retention_days = 400;
   // Market history kept by the projector, in days (0: forever); candles per
   // interval 1s, 1m, 5m, 15m, 1h, 1d.
   int trades_retention_days = 90;

@@ -80,4 +80,30 @@ const char* decimal_error_name(DecimalError e) {
   return "UNKNOWN";
 }
 
+std::string format_wide_decimal(Int128 v, int scale) {
+  if (v >= INT64_MIN && v <= INT64_MAX) return format_decimal(static_cast<int64_t>(v), scale);
+  const bool negative = v < 0;
+  std::string digits;
+  for (; v != 0; v /= 10) {
+    const auto d = static_cast<int>(v % 10);
+    digits.insert(digits.begin(), static_cast<char>('0' + (d < 0 ? -d : d)));
+  }
+  if (scale > 0) digits.insert(digits.end() - scale, '.');  // |v| > INT64_MAX has more than 18 digits
+  return negative ? "-" + digits : digits;
+}
+
+bool parse_wide_integer(std::string_view s, Int128* out) {
+  const bool negative = !s.empty() && s.front() == '-';
+  if (negative) s.remove_prefix(1);
+  if (s.empty() || s.size() > 39) return false;
+  UInt128 u = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    u = u * 10 + static_cast<unsigned>(c - '0');
+    if (u > (static_cast<UInt128>(1) << 126)) return false;
+  }
+  *out = negative ? -static_cast<Int128>(u) : static_cast<Int128>(u);
+  return true;
+}
+
 }  // namespace bourse

@@ -17,12 +17,6 @@ struct Line {
 }  // namespace
 
 // The engine bounded the exponent to 0..18.
-int64_t notional_divisor(const marketdata::InstrumentInfo& i) {
-  int64_t v = 1;
-  for (int k = 0; k < i.spec.price_scale + i.base.scale - i.quote.scale; ++k) v *= 10;
-  return v;
-}
-
 std::vector<CollateralMargin> compute_margin(const accounts::AccountReadModel& accounts,
                                              const marketdata::MarketView& market, AccountId account,
                                              std::span<const HypotheticalReserve> extra) {

@@ -14,8 +14,7 @@
 
 namespace bourse::gateway {
 
-// D = 10^(price_scale + base_scale − quote_scale): N(p, q) = p × q / D.
-int64_t notional_divisor(const marketdata::InstrumentInfo& i);
+using marketdata::notional_divisor;
 
 // A MARGIN order that is not placed: its reserve on one side of an instrument.
 struct HypotheticalReserve {

@@ -17,18 +17,6 @@ std::string price_text(const marketdata::InstrumentInfo& i, Price p) { return fo
 std::string qty_text(const marketdata::InstrumentInfo& i, Qty q) { return format_decimal(q.value, i.base.scale); }
 std::string quote_text(const marketdata::InstrumentInfo& i, Amount a) { return format_decimal(a.value, i.quote.scale); }
 
-std::string wide_text(Int128 v, int scale) {
-  if (v >= INT64_MIN && v <= INT64_MAX) return format_decimal(static_cast<int64_t>(v), scale);
-  const bool negative = v < 0;
-  std::string digits;
-  for (; v != 0; v /= 10) {
-    const auto d = static_cast<int>(v % 10);
-    digits.insert(digits.begin(), static_cast<char>('0' + (d < 0 ? -d : d)));
-  }
-  if (scale > 0) digits.insert(digits.end() - scale, '.');  // |v| > INT64_MAX has more than 18 digits
-  return negative ? "-" + digits : digits;
-}
-
 const char* instrument_status_name(InstrumentStatus s) {
   switch (s) {
     case InstrumentStatus::kTrading: return "TRADING";
@@ -323,16 +311,16 @@ void render_position(JsonWriter& w, const marketdata::InstrumentInfo& i, const a
   if (p.qty != 0) {
     const Int128 avg = position::abs128(p.cost) / position::abs128(p.qty) * d +
                        position::abs128(p.cost) % position::abs128(p.qty) * d / position::abs128(p.qty);
-    w.value(wide_text(avg, i.spec.price_scale));
+    w.value(format_wide_decimal(avg, i.spec.price_scale));
   } else {
     w.null();
   }
-  w.field("cost", wide_text(p.cost, i.quote.scale));
+  w.field("cost", format_wide_decimal(p.cost, i.quote.scale));
   w.field("mark_price", price_text(i, mark));
-  w.field("market_value", wide_text(value, i.quote.scale));
-  w.field("unrealized_pnl", wide_text(value - p.cost, i.quote.scale));
-  w.field("realized_pnl", wide_text(p.realized, i.quote.scale));
-  w.field("fees", wide_text(p.fees, i.quote.scale));
+  w.field("market_value", format_wide_decimal(value, i.quote.scale));
+  w.field("unrealized_pnl", format_wide_decimal(value - p.cost, i.quote.scale));
+  w.field("realized_pnl", format_wide_decimal(p.realized, i.quote.scale));
+  w.field("fees", format_wide_decimal(p.fees, i.quote.scale));
   w.field("currency", i.quote.code.view());
   w.field("updated", to_millis(p.updated));
   w.end_object();
@@ -380,5 +368,14 @@ accounts::OrderRecord order_record_of(const store::OrderHistoryRow& r) {
   return o;
 }
 
+
+void render_reconcile(JsonWriter& w, const portfolio::ReconcileReport& r) {
+  w.begin_object().field("ok", r.ok()).field("journal_seq", r.journal_seq).field("store_seq", r.store_seq);
+  w.field("positions_compared", r.positions).field("balances_compared", r.balances);
+  w.field("holdings_compared", r.holdings).field("difference_count", r.difference_count);
+  w.key("differences").begin_array();
+  for (const std::string& d : r.differences) w.value(d);
+  w.end_array().end_object();
+}
 
 }  // namespace bourse::gateway

@@ -9,6 +9,7 @@
 #include "gateway/json_writer.h"
 #include "accounts/account_read_model.h"
 #include "marketdata/market_view.h"
+#include "portfolio/reconcile.h"
 #include "store/store.h"
 
 namespace bourse::gateway {
@@ -46,7 +47,7 @@ void render_fill(JsonWriter& w, const marketdata::InstrumentInfo& i, const accou
 // A MARGIN position valued at `mark`: signed qty, average entry price,
 // cost, market value, unrealized and realized PnL, fees (quote asset).
 void render_position(JsonWriter& w, const marketdata::InstrumentInfo& i, const accounts::PositionRecord& p, Price mark);
-// An exact signed 128-bit amount as a decimal with `scale` places.
-std::string wide_text(Int128 v, int scale);
+// A reconciliation report (portfolio/reconcile.h).
+void render_reconcile(JsonWriter& w, const portfolio::ReconcileReport& r);
 
 }  // namespace bourse::gateway

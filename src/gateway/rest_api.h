@@ -60,6 +60,8 @@ struct PrivateServices {
   auth::AuthService* auth = nullptr;
   store::Store* store = nullptr;
   auth::OAuthService* oauth = nullptr;  // null: no OAuth endpoints, no bearer tokens
+  std::string portfolio_currency = "USD";  // what GET /v1/portfolio and /v1/holdings value in by default
+  std::string data_dir;                    // for POST /v1/admin/reconcile (empty: not offered)
 };
 
 // Token buckets (docs/api.md, "Rate limits"). per_second 0 disables one.
@@ -105,6 +107,7 @@ class RestApi {
   void add_private_routes();
   void add_oauth_routes();
   void add_history_routes();
+  void add_portfolio_routes();
   void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry, const Handler& handler);
   void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
                              const Handler& handler, const auth::AuthOutcome& outcome);
@@ -125,6 +128,13 @@ class RestApi {
   void get_balances(const std::shared_ptr<Call>& call);
   void get_positions(const std::shared_ptr<Call>& call);
   void post_cancel_after(const std::shared_ptr<Call>& call);
+  // Portfolio (rest_portfolio.cpp; the value history in rest_history.cpp).
+  void get_holdings(const std::shared_ptr<Call>& call);
+  void get_portfolio(const std::shared_ptr<Call>& call);
+  void get_portfolio_history(const std::shared_ptr<Call>& call);
+  // ?currency= (default: services_.portfolio_currency), or a 4xx sent.
+  std::optional<AssetSpec> currency_param(const std::shared_ptr<Call>& call);
+  void post_reconcile(const std::shared_ptr<Call>& call);
   // Margin (rest_margin.cpp).
   void get_margin(const std::shared_ptr<Call>& call);
   void post_margin_orders(const std::shared_ptr<Call>& call);
@@ -199,6 +209,7 @@ class RestApi {
   Clock& clock_;
   Metrics& metrics_;
   PrivateServices services_;
+  std::atomic<bool> reconciling_{false};
   auth::RateLimiter ip_limiter_;
   auth::RateLimiter user_limiter_;
   auth::RateLimiter order_limiter_;

@@ -124,6 +124,36 @@ void RestApi::get_history_fills(const std::shared_ptr<Call>& call) {
   });
 }
 
+// The account's value history (portfolio::ValueRecorder), newest first,
+// with `start`/`end` in milliseconds and a cursor.
+void RestApi::get_portfolio_history(const std::shared_ptr<Call>& call) {
+  store::HistoryQuery q;
+  if (!history_query(call, false, &q)) return;
+  std::string text;
+  uint64_t before = static_cast<uint64_t>(INT64_MAX);
+  if (call->request.query_param("cursor", &text) == QueryParam::kFound &&
+      (!parse_history_cursor(text, false, &before, nullptr) || before > static_cast<uint64_t>(INT64_MAX))) {
+    return call->fail(400, "INVALID_CURSOR", "cursor: pass back next_cursor as given");
+  }
+  offload(call, [this, call, q, before] {
+    const auto rows = services_.store->portfolio_values(q.account, q.from, q.to, static_cast<int64_t>(before), q.limit);
+    std::string out;
+    JsonWriter w(&out);
+    w.begin_object().key("points").begin_array();
+    for (const store::PortfolioValueRow& r : rows) {
+      const auto asset = market_.asset(AssetId{r.currency});
+      Int128 value = 0;
+      if (!asset || !parse_wide_integer(r.value, &value)) continue;
+      w.begin_object().field("time", to_millis(r.time)).field("currency", asset->code.view());
+      w.field("value", format_wide_decimal(value, asset->scale)).field("complete", r.complete).end_object();
+    }
+    w.end_array().key("next_cursor");
+    if (rows.size() == q.limit) w.value(history_cursor(static_cast<uint64_t>(rows.back().time))); else w.null();
+    w.end_object();
+    call->json(200, std::move(out));
+  });
+}
+
 void RestApi::get_history_ledger(const std::shared_ptr<Call>& call) {
   store::HistoryQuery q;
   if (!history_query(call, false, &q)) return;

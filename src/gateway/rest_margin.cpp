@@ -61,12 +61,12 @@ Price hold_price_of(const marketdata::InstrumentInfo& i, Side side, OrderType ty
 
 void write_margin(JsonWriter& w, const AssetSpec& asset, const CollateralMargin& m) {
   w.field("currency", asset.code.view());
-  w.field("available", wide_text(m.available, asset.scale));
-  w.field("unrealized_pnl", wide_text(m.unrealized, asset.scale));
-  w.field("equity", wide_text(m.equity(), asset.scale));
-  w.field("initial_margin", wide_text(m.initial, asset.scale));
-  w.field("maintenance_margin", wide_text(m.maintenance, asset.scale));
-  w.field("free_margin", wide_text(m.free(), asset.scale));
+  w.field("available", format_wide_decimal(m.available, asset.scale));
+  w.field("unrealized_pnl", format_wide_decimal(m.unrealized, asset.scale));
+  w.field("equity", format_wide_decimal(m.equity(), asset.scale));
+  w.field("initial_margin", format_wide_decimal(m.initial, asset.scale));
+  w.field("maintenance_margin", format_wide_decimal(m.maintenance, asset.scale));
+  w.field("free_margin", format_wide_decimal(m.free(), asset.scale));
   w.field("in_call", m.in_call);
 }
 
@@ -184,7 +184,7 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
     const auto& i = p.info;
     w.begin_object().field("symbol", i.spec.symbol.view()).field("side", p.side == Side::kBuy ? "BUY" : "SELL");
     w.field("product", product_name(p.product));
-    w.field("notional", wide_text(p.notional, i.quote.scale));
+    w.field("notional", format_wide_decimal(p.notional, i.quote.scale));
     if (p.product == Product::kMargin) {
       // A MARGIN order locks nothing; it adds to the initial margin. One
       // that reduces the position is accepted whatever the margin.
@@ -195,26 +195,26 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
       const Int128 prior = initial_in(compute_margin(*services_.accounts, market_, account, so_far), i.spec.quote);
       so_far.push_back({i.spec.id, p.side, p.notional});
       const Int128 with = initial_in(compute_margin(*services_.accounts, market_, account, so_far), i.spec.quote);
-      w.field("initial_margin", wide_text(with - prior, i.quote.scale));
+      w.field("initial_margin", format_wide_decimal(with - prior, i.quote.scale));
       w.field("reducing", reducing);
-      w.field("hold", wide_text(0, i.quote.scale));
+      w.field("hold", format_wide_decimal(0, i.quote.scale));
       w.field("hold_asset", i.quote.code.view());
     } else if (p.side == Side::kBuy) {
       // A CASH buy locks its notional plus the fee at the higher rate.
       const auto hold_fee = static_cast<uint32_t>(std::max(i.spec.maker_fee_ppm, i.spec.taker_fee_ppm));
       const Int128 hold = p.notional + position::ppm_floor(p.notional, hold_fee);
       cash_holds[i.spec.quote.value] += hold;
-      w.field("initial_margin", wide_text(0, i.quote.scale));
-      w.field("hold", wide_text(hold, i.quote.scale));
+      w.field("initial_margin", format_wide_decimal(0, i.quote.scale));
+      w.field("hold", format_wide_decimal(hold, i.quote.scale));
       w.field("hold_asset", i.quote.code.view());
     } else {
       // A CASH sell locks its quantity of the base asset.
-      w.field("initial_margin", wide_text(0, i.quote.scale));
+      w.field("initial_margin", format_wide_decimal(0, i.quote.scale));
       w.field("hold", format_decimal(p.qty, i.base.scale));
       w.field("hold_asset", i.base.code.view());
     }
     w.key("charges").begin_object();
-    w.field("fees", wide_text(p.fee, i.quote.scale));
+    w.field("fees", format_wide_decimal(p.fee, i.quote.scale));
     w.field("currency", i.quote.code.view());
     w.end_object();
     w.end_object();
@@ -227,10 +227,10 @@ void RestApi::post_margin_orders(const std::shared_ptr<Call>& call) {
     if (!asset) continue;
     w.begin_object();
     w.field("currency", asset->code.view());
-    w.field("equity", wide_text(m.equity(), asset->scale));
-    w.field("initial_margin_before", wide_text(initial_in(before, m.asset), asset->scale));
-    w.field("initial_margin_after", wide_text(m.initial, asset->scale));
-    w.field("free_margin_after", wide_text(m.free(), asset->scale));
+    w.field("equity", format_wide_decimal(m.equity(), asset->scale));
+    w.field("initial_margin_before", format_wide_decimal(initial_in(before, m.asset), asset->scale));
+    w.field("initial_margin_after", format_wide_decimal(m.initial, asset->scale));
+    w.field("free_margin_after", format_wide_decimal(m.free(), asset->scale));
     w.field("sufficient", m.free() >= 0);
     w.end_object();
   }

@@ -314,15 +314,15 @@ void WsPublisher::publish_private(std::span<const Event> events) {
       begin_channel_message(w, "margin", "margin_call", seq, now_ns);
       w.key("data").begin_object();
       w.field("currency", asset->code.view()).field("in_call", e->margin_status.in_call != 0);
-      w.field("equity", wide_text(e->margin_status.equity.get(), asset->scale));
-      w.field("maintenance_margin", wide_text(e->margin_status.maintenance.get(), asset->scale));
-      w.field("initial_margin", wide_text(e->margin_status.initial.get(), asset->scale));
+      w.field("equity", format_wide_decimal(e->margin_status.equity.get(), asset->scale));
+      w.field("maintenance_margin", format_wide_decimal(e->margin_status.maintenance.get(), asset->scale));
+      w.field("initial_margin", format_wide_decimal(e->margin_status.initial.get(), asset->scale));
     } else {
       begin_channel_message(w, "margin", "liquidation", seq, now_ns);
       w.key("data").begin_object();
       w.field("symbol", info->spec.symbol.view());
       w.field("qty", format_decimal(e->liquidation.qty.value, info->base.scale));
-      w.field("unrealized_pnl", wide_text(e->liquidation.unrealized.get(), info->quote.scale));
+      w.field("unrealized_pnl", format_wide_decimal(e->liquidation.unrealized.get(), info->quote.scale));
       w.field("reason", liquidation_reason_name(e->liquidation.reason));
     }
     w.end_object().end_object();

@@ -36,6 +36,13 @@ struct InstrumentInfo {
   SetMarginParams margin{};  // mark source and margin rates (instrument 0: never set)
 };
 
+// D = 10^(price_scale + base_scale − quote_scale): N(p, q) = p × q / D.
+inline int64_t notional_divisor(const InstrumentInfo& i) {
+  int64_t v = 1;
+  for (int k = 0; k < i.spec.price_scale + i.base.scale - i.quote.scale; ++k) v *= 10;
+  return v;
+}
+
 struct TradeRecord {
   TradeId id{0};
   Price price{0};

@@ -59,7 +59,8 @@ store::FillHistoryRow fill_of(const Event& e, const TradeLeg& leg, Side side, bo
 }
 
 std::size_t rows(const store::HistoryBatch& b) {
-  return b.orders.size() + b.fills.size() + b.ledger.size() + b.idempotency.size() + b.trades.size() + b.candles.size();
+  return b.orders.size() + b.fills.size() + b.ledger.size() + b.idempotency.size() + b.trades.size() + b.candles.size() +
+         b.holdings.size();
 }
 
 }  // namespace
@@ -125,8 +126,39 @@ std::vector<accounts::OrderDetails> live_order_details(store::Store& store) {
   return out;
 }
 
+store::HoldingCostRow holding_row_of(const accounts::HoldingCost& h) {
+  return store::HoldingCostRow{h.account.value, h.asset.value, accounts::encode_cost_lines(h.lines), h.flow_day,
+                               h.net_flow, h.empty()};
+}
+
+bool holding_of(const store::HoldingCostRow& row, accounts::HoldingCost* out) {
+  out->account = AccountId{row.account};
+  out->asset = AssetId{row.asset};
+  out->flow_day = row.flow_day;
+  out->net_flow = row.net_flow;
+  return accounts::decode_cost_lines(row.lines, &out->lines);
+}
+
+std::vector<accounts::HoldingCost> stored_holding_costs(store::Store& store, uint64_t* history_seq) {
+  uint64_t seq = 0;
+  std::vector<accounts::HoldingCost> out;
+  for (const store::HoldingCostRow& row : store.holding_costs(&seq)) {
+    accounts::HoldingCost h;
+    if (holding_of(row, &h)) {
+      out.push_back(std::move(h));
+    } else {
+      log_line(LogLevel::kError, "projector", "unreadable cost basis of account %u asset %u: skipped", row.account,
+               row.asset);
+    }
+  }
+  if (history_seq) *history_seq = seq;
+  return out;
+}
+
 HistoryProjector::HistoryProjector(store::Store& store, std::size_t max_pending)
-    : store_(store), max_pending_(max_pending) {}
+    : store_(store), max_pending_(max_pending) {
+  mirror_.track_holding_changes();
+}
 
 HistoryProjector::~HistoryProjector() {
   if (thread_.joinable()) {
@@ -223,6 +255,7 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
         break;
     }
   }
+  for (const accounts::HoldingCost& h : mirror_.drain_holding_changes()) batch->holdings.push_back(holding_row_of(h));
 }
 
 // A trade (venue or external): its public row, and its share of the bar it
@@ -311,6 +344,7 @@ bool HistoryProjector::catch_up(const std::string& data_dir, const Engine& engin
     // live, plus the details of live orders that only the history keeps.
     mirror_.load(engine);
     mirror_.restore_details(live_order_details(store_));
+    mirror_.restore_holding_costs(stored_holding_costs(store_, nullptr));
     std::lock_guard lock(mutex_);
     projected_seq_ = done;
     return true;

@@ -109,6 +109,13 @@ class HistoryProjector final : public EventListener {
 // time, fill notional, fees): restores them into a read model after a restart.
 std::vector<accounts::OrderDetails> live_order_details(store::Store& store);
 
+// The cost basis of holdings as the store keeps it (not engine state):
+// restores it into a read model after a restart. *history_seq (if given):
+// the seq the rows are complete to, read with them.
+std::vector<accounts::HoldingCost> stored_holding_costs(store::Store& store, uint64_t* history_seq);
+store::HoldingCostRow holding_row_of(const accounts::HoldingCost& h);
+bool holding_of(const store::HoldingCostRow& row, accounts::HoldingCost* out);
+
 // A stored candle in marketdata's form.
 marketdata::Candle candle_of(const store::CandleHistoryRow& row);
 // Seeds every instrument's market history from the store: candles (the

@@ -96,6 +96,17 @@ CREATE TABLE IF NOT EXISTS candle_history (
   PRIMARY KEY (instrument, interval, open_time)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS candle_history_age ON candle_history(interval, open_time);
+CREATE TABLE IF NOT EXISTS holding_cost (
+  account INTEGER NOT NULL, asset INTEGER NOT NULL, lines TEXT NOT NULL, flow_day INTEGER NOT NULL,
+  net_flow INTEGER NOT NULL,
+  PRIMARY KEY (account, asset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS portfolio_value (
+  account INTEGER NOT NULL, time INTEGER NOT NULL, currency INTEGER NOT NULL, value TEXT NOT NULL,
+  complete INTEGER NOT NULL,
+  PRIMARY KEY (account, time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS portfolio_value_time ON portfolio_value(time);
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -489,6 +500,23 @@ class SqliteStore final : public Store {
         prune.bind(2, b.prune_candles_before_ns[k]);
         ok &= prune.step() == SQLITE_DONE;
       }
+      for (const HoldingCostRow& h : b.holdings) {
+        if (h.remove) {
+          Statement del(history_db_, "DELETE FROM holding_cost WHERE account = ? AND asset = ?");
+          del.bind(1, static_cast<int64_t>(h.account));
+          del.bind(2, static_cast<int64_t>(h.asset));
+          ok &= del.step() == SQLITE_DONE;
+          continue;
+        }
+        Statement& put = cached(insert_holding_, "INSERT OR REPLACE INTO holding_cost VALUES (?,?,?,?,?)");
+        put.reset();
+        put.bind(1, static_cast<int64_t>(h.account));
+        put.bind(2, static_cast<int64_t>(h.asset));
+        put.bind(3, h.lines);
+        put.bind(4, h.flow_day);
+        put.bind(5, h.net_flow);
+        ok &= put.step() == SQLITE_DONE;
+      }
       ok &= write_history_seq(b.last_seq);
     }
     if (!ok) {
@@ -512,7 +540,7 @@ class SqliteStore final : public Store {
   StoreError clear_history() override {
     std::lock_guard lock(history_mutex_);
     return exec("BEGIN IMMEDIATE; DELETE FROM order_history; DELETE FROM fill_history; DELETE FROM ledger_history; "
-                "DELETE FROM idempotency; DELETE FROM trade_history; DELETE FROM candle_history; "
+                "DELETE FROM idempotency; DELETE FROM trade_history; DELETE FROM candle_history; DELETE FROM holding_cost; "
                 "DELETE FROM meta WHERE key = 'history_seq'; COMMIT")
                ? StoreError::kOk
                : StoreError::kIo;
@@ -583,6 +611,81 @@ class SqliteStore final : public Store {
     while (s.step() == SQLITE_ROW) out.push_back(read_candle(s));
     std::reverse(out.begin(), out.end());
     return out;
+  }
+
+  std::vector<HoldingCostRow> holding_costs(uint64_t* seq) override {
+    std::lock_guard lock(history_mutex_);
+    if (!exec("BEGIN")) return {};
+    std::vector<HoldingCostRow> out;
+    {
+      Statement s(history_db_, "SELECT account, asset, lines, flow_day, net_flow FROM holding_cost ORDER BY account, asset");
+      while (s.step() == SQLITE_ROW) {
+        out.push_back(HoldingCostRow{static_cast<uint32_t>(s.integer(0)), static_cast<uint32_t>(s.integer(1)), s.text(2),
+                                     s.integer(3), s.integer(4), false});
+      }
+      Statement q(history_db_, "SELECT value FROM meta WHERE key = 'history_seq'");
+      *seq = q.step() == SQLITE_ROW ? static_cast<uint64_t>(q.integer(0)) : 0;
+    }
+    exec("COMMIT");
+    return out;
+  }
+
+  StoreError put_portfolio_values(const std::vector<PortfolioValueRow>& rows, int64_t prune_before_ns) override {
+    std::lock_guard lock(history_mutex_);
+    if (!exec("BEGIN IMMEDIATE")) return StoreError::kIo;
+    bool ok = true;
+    {
+      Statement put(history_db_, "INSERT OR REPLACE INTO portfolio_value VALUES (?,?,?,?,?)");
+      for (const PortfolioValueRow& r : rows) {
+        put.reset();
+        put.bind(1, static_cast<int64_t>(r.account));
+        put.bind(2, r.time);
+        put.bind(3, static_cast<int64_t>(r.currency));
+        put.bind(4, r.value);
+        put.bind(5, int64_t{r.complete});
+        ok &= put.step() == SQLITE_DONE;
+      }
+      if (prune_before_ns > 0) {
+        Statement prune(history_db_, "DELETE FROM portfolio_value WHERE time < ?");
+        prune.bind(1, prune_before_ns);
+        ok &= prune.step() == SQLITE_DONE;
+      }
+    }
+    if (!ok) {
+      exec("ROLLBACK");
+      return StoreError::kIo;
+    }
+    return exec("COMMIT") ? StoreError::kOk : StoreError::kIo;
+  }
+
+  std::vector<PortfolioValueRow> portfolio_values(uint32_t account, int64_t from, int64_t to, int64_t before,
+                                                  std::size_t limit) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT account, time, currency, value, complete FROM portfolio_value WHERE account = ? "
+                             "AND time >= ? AND time < ? AND time < ? ORDER BY time DESC LIMIT ?");
+    s.bind(1, static_cast<int64_t>(account));
+    s.bind(2, from);
+    s.bind(3, to);
+    s.bind(4, before);
+    s.bind(5, static_cast<int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    std::vector<PortfolioValueRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_portfolio_value(s));
+    return out;
+  }
+
+  std::optional<PortfolioValueRow> portfolio_value_at_or_before(uint32_t account, int64_t at) override {
+    std::lock_guard lock(history_mutex_);
+    Statement s(history_db_, "SELECT account, time, currency, value, complete FROM portfolio_value WHERE account = ? "
+                             "AND time <= ? ORDER BY time DESC LIMIT 1");
+    s.bind(1, static_cast<int64_t>(account));
+    s.bind(2, at);
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return read_portfolio_value(s);
+  }
+
+  static PortfolioValueRow read_portfolio_value(Statement& s) {
+    return PortfolioValueRow{static_cast<uint32_t>(s.integer(0)), s.integer(1), static_cast<uint32_t>(s.integer(2)),
+                             s.text(3), s.integer(4) != 0};
   }
 
   std::vector<OrderHistoryRow> order_history(const HistoryQuery& q) override {
@@ -786,7 +889,7 @@ class SqliteStore final : public Store {
   // included, and the next start catches up). Same file, same WAL.
   std::mutex history_mutex_;
   sqlite3* history_db_;
-  std::unique_ptr<Statement> insert_order_, insert_fill_, insert_ledger_, insert_idempotency_, insert_trade_, merge_candle_,
+  std::unique_ptr<Statement> insert_holding_, insert_order_, insert_fill_, insert_ledger_, insert_idempotency_, insert_trade_, merge_candle_,
       select_candle_;
 };
 

@@ -170,6 +170,28 @@ struct MarketRetention {
   std::array<int64_t, 6> candles_ns{};  // by marketdata::Interval code
 };
 
+// The cost basis of one holding (accounts::HoldingCost) as stored: lines in
+// accounts::encode_cost_lines form.
+struct HoldingCostRow {
+  uint32_t account = 0;
+  uint32_t asset = 0;
+  std::string lines;
+  int64_t flow_day = -1;
+  int64_t net_flow = 0;
+  bool remove = false;  // in a batch: delete the row (nothing left to say)
+  bool operator==(const HoldingCostRow&) const = default;
+};
+
+// One point of an account's value history (the portfolio recorder).
+struct PortfolioValueRow {
+  uint32_t account = 0;
+  int64_t time = 0;        // ns, on the recorder's interval grid
+  uint32_t currency = 0;   // asset id the value is in
+  std::string value;       // minor units of `currency`, a decimal integer (may exceed 64 bits)
+  bool complete = true;    // false: some holding had no price and is not counted
+  bool operator==(const PortfolioValueRow&) const = default;
+};
+
 // What one projected batch writes, atomically with the new history_seq.
 struct HistoryBatch {
   uint64_t last_seq = 0;
@@ -182,6 +204,7 @@ struct HistoryBatch {
   std::vector<CandleHistoryRow> candles;    // deltas, merged by (instrument, interval, open_time)
   int64_t prune_trades_before_ns = 0;       // > 0: older trades are deleted
   std::array<int64_t, 6> prune_candles_before_ns{};  // per interval code, > 0: older bars are deleted
+  std::vector<HoldingCostRow> holdings;     // replaced by (account, asset), in order
 };
 
 struct HistoryQuery {
@@ -253,6 +276,18 @@ class Store {
   // Candles with open_time in [from, to), the newest `limit`, oldest first.
   virtual std::vector<CandleHistoryRow> candle_history(uint32_t instrument, uint8_t interval, int64_t from, int64_t to,
                                                        std::size_t limit) = 0;
+  // Every holding's cost basis, with the history_seq they are complete to
+  // (read together, so a concurrent batch is either wholly in or out).
+  virtual std::vector<HoldingCostRow> holding_costs(uint64_t* history_seq) = 0;
+
+  // Portfolio value history (not derived from the journal: clear_history keeps it).
+  // Rows with time < prune_before_ns (> 0) are deleted in the same transaction.
+  virtual StoreError put_portfolio_values(const std::vector<PortfolioValueRow>& rows, int64_t prune_before_ns) = 0;
+  // Newest first: time in [from, to) and < before, at most limit.
+  virtual std::vector<PortfolioValueRow> portfolio_values(uint32_t account, int64_t from, int64_t to, int64_t before,
+                                                          std::size_t limit) = 0;
+  // The newest row with time <= at.
+  virtual std::optional<PortfolioValueRow> portfolio_value_at_or_before(uint32_t account, int64_t at) = 0;
 };
 
 // Opens (creating if needed) DATA_DIR/store.sqlite in WAL mode. nullptr and

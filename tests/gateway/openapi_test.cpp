@@ -33,7 +33,7 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   marketdata::MarketView market;
   accounts::AccountReadModel accounts;
   Metrics metrics;
-  RestApi api(*service, market, clock, metrics, PrivateServices{&accounts, &auth, store.get(), &oauth});
+  RestApi api(*service, market, clock, metrics, PrivateServices{&accounts, &auth, store.get(), &oauth, "USD", ""});
 
   std::set<std::string> routed;
   for (const Route& r : api.router().routes()) routed.insert(r.method + " " + r.pattern);

@@ -119,6 +119,20 @@ TEST_F(ProjectorTest, RowsAgreeWithTheEngineAndTheEvents) {
   const Engine& engine = exchange_->engine();
   const History h = dump(*store_, engine);
 
+  // The cost basis of holdings: what the store kept equals a read model fed
+  // every event from the start.
+  {
+    accounts::AccountReadModel from_events;
+    from_events.on_durable_batch(all_);
+    uint64_t seq = 0;
+    const auto stored = projector::stored_holding_costs(*store_, &seq);
+    EXPECT_EQ(seq, exchange_->last_seq());
+    EXPECT_EQ(stored, from_events.all_holding_costs());
+    std::size_t with_cost = 0;
+    for (const auto& c : stored) with_cost += !c.lines.empty();
+    EXPECT_GT(with_cost, 10u);
+  }
+
   // Fills: exactly the trade legs.
   std::set<std::tuple<uint64_t, uint32_t, uint64_t>> want_fills;
   std::set<uint64_t> accepted;
@@ -269,6 +283,7 @@ TEST_F(ProjectorTest, CatchUpAfterACrashEqualsARebuildFromScratch) {
   ASSERT_TRUE(again.catch_up(dir_ + "/data", engine, &error)) << error;
   EXPECT_EQ(store_->history_seq(), exchange_->last_seq());
   const History caught_up = dump(*store_, engine);
+  const auto caught_up_costs = projector::stored_holding_costs(*store_, nullptr);
 
   projector::HistoryProjector fresh(*store_);
   uint64_t records = 0;
@@ -286,6 +301,8 @@ TEST_F(ProjectorTest, CatchUpAfterACrashEqualsARebuildFromScratch) {
   EXPECT_GT(rebuilt.candles.size(), 10u);
   EXPECT_EQ(caught_up.trades.size(), rebuilt.trades.size());
   EXPECT_EQ(caught_up.candles, rebuilt.candles);
+  EXPECT_EQ(caught_up_costs, projector::stored_holding_costs(*store_, nullptr));
+  EXPECT_FALSE(caught_up_costs.empty());
 }
 
 TEST_F(ProjectorTest, ACleanStartLoadsLiveOrderDetailsFromTheHistory) {
@@ -312,6 +329,13 @@ TEST_F(ProjectorTest, ACleanStartLoadsLiveOrderDetailsFromTheHistory) {
     ++checked;
   });
   EXPECT_GT(checked, 10u);
+  // The cost basis is not engine state either: it comes back from the store
+  // and equals what the events said.
+  model.restore_holding_costs(projector::stored_holding_costs(*store_, nullptr));
+  accounts::AccountReadModel from_events;
+  from_events.on_durable_batch(all_);
+  EXPECT_EQ(model.all_holding_costs(), from_events.all_holding_costs());
+  EXPECT_FALSE(from_events.all_holding_costs().empty());
   // And the projector takes the clean path: no replay needed.
   projector::HistoryProjector next(*store_);
   std::string error;

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "bourse/core/checked.h"
+
 namespace bourse {
 
 // Stable codes; do not renumber.
@@ -38,6 +40,11 @@ DecimalResult parse_decimal(std::string_view text, int scale, bool allow_negativ
 
 // Formats `value` at `scale` with exactly `scale` fractional digits.
 std::string format_decimal(int64_t value, int scale);
+// The same for a 128-bit value (positions, valuations, margin sums).
+std::string format_wide_decimal(Int128 value, int scale);
+// A plain decimal integer ("-123"), as format_wide_decimal(v, 0) writes it,
+// of at most 39 digits and |v| <= 2^126. False on anything else.
+bool parse_wide_integer(std::string_view text, Int128* out);
 
 const char* decimal_error_name(DecimalError e);
 
