@@ -43,8 +43,11 @@ bool decode_cost_lines(const std::string& text, std::vector<CostLine>* lines) {
     }
     CostLine l;
     uint32_t quote = 0;
-    if (std::from_chars(field[0].data(), field[0].data() + field[0].size(), quote).ec != std::errc{} ||
-        std::from_chars(field[1].data(), field[1].data() + field[1].size(), l.qty).ec != std::errc{} ||
+    auto whole = [](std::string_view f, auto* v) {
+      const auto r = std::from_chars(f.data(), f.data() + f.size(), *v);
+      return r.ec == std::errc{} && r.ptr == f.data() + f.size();
+    };
+    if (!whole(field[0], &quote) || !whole(field[1], &l.qty) ||
         !parse_wide_integer(field[2], &l.cost) || !parse_wide_integer(field[3], &l.realized) || l.qty < 0) {
       return false;
     }

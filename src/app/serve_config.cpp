@@ -354,6 +354,10 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
     *error = "portfolio: history_interval_s is 1..86400 and divides 86400";
     return false;
   }
+  if (c.portfolio_retention_days < 0 || c.portfolio_retention_days > 100'000) {
+    *error = "portfolio: history_retention_days is 0 (forever) to 100000";
+    return false;
+  }
   if (c.portfolio_currency.empty() || c.portfolio_currency.size() > 12) {
     *error = "portfolio: currency is an asset code";
     return false;

@@ -96,11 +96,13 @@ bool parse_wide_integer(std::string_view s, Int128* out) {
   const bool negative = !s.empty() && s.front() == '-';
   if (negative) s.remove_prefix(1);
   if (s.empty() || s.size() > 39) return false;
+  constexpr UInt128 kLimit = static_cast<UInt128>(1) << 126;
   UInt128 u = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
-    u = u * 10 + static_cast<unsigned>(c - '0');
-    if (u > (static_cast<UInt128>(1) << 126)) return false;
+    const auto digit = static_cast<unsigned>(c - '0');
+    if (u > (kLimit - digit) / 10) return false;  // checked before it could wrap
+    u = u * 10 + digit;
   }
   *out = negative ? -static_cast<Int128>(u) : static_cast<Int128>(u);
   return true;

@@ -25,6 +25,7 @@ std::size_t command_payload_size(CommandType type) {
     case CommandType::kCancelAfter: return sizeof(CancelAfter);
     case CommandType::kSetAccountLimits: return sizeof(SetAccountLimits);
     case CommandType::kSetLossLimit: return sizeof(SetLossLimit);
+    case CommandType::kSetCircuitLimits: return sizeof(SetCircuitLimits);
   }
   return 0;
 }

@@ -89,6 +89,7 @@ void Engine::Impl::reset() {
   accounts_[0].enabled = false;
   margin_accounts_.clear();
   cancel_deadlines_.clear();
+  breaker_resumes_.clear();
   last_square_off_ = 0;
   liquidating_ = false;
   ledger_.clear();
@@ -130,6 +131,9 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
   if (!cancel_deadlines_.empty() && cancel_deadlines_.begin()->first <= c.header.timestamp) {
     fire_dead_mans_switches(c.header.timestamp);
   }
+  if (!breaker_resumes_.empty() && breaker_resumes_.begin()->first <= c.header.timestamp) {
+    resume_breaker_halts(c.header.timestamp);
+  }
 
   switch (c.header.type) {
     case CommandType::kPlaceOrder: place_order(c.payload.place); break;
@@ -151,6 +155,7 @@ std::span<const Event> Engine::Impl::apply(const Command& c) {
     case CommandType::kCancelAfter: cancel_after(c.payload.cancel_after); break;
     case CommandType::kSetAccountLimits: set_account_limits(c.payload.set_account_limits); break;
     case CommandType::kSetLossLimit: set_loss_limit(c.payload.set_loss_limit); break;
+    case CommandType::kSetCircuitLimits: set_circuit_limits(c.payload.set_circuit_limits); break;
     default: reject(RejectReason::kInvalidCommand, ClientOrderId{}, OrderId{}, AccountId{}, InstrumentId{}); break;
   }
 
@@ -283,6 +288,10 @@ void Engine::Impl::refresh_band(const InstrumentState& in) const {
   if (low < tick) low = tick;
   Int128 high = ref * (kBps + in.spec.band_bps) / den * tick;
   if (high > INT64_MAX) high = static_cast<Int128>(INT64_MAX) / tick * tick;
+  // Static circuits clip the band: MARKET and stop-market orders never
+  // execute past them either.
+  if (in.circuits.lower.value && low < in.circuits.lower.value) low = in.circuits.lower.value;
+  if (in.circuits.upper.value && high > in.circuits.upper.value) high = in.circuits.upper.value;
   in.band_low = Price{static_cast<int64_t>(low)};
   in.band_high = Price{static_cast<int64_t>(high)};
 }
@@ -482,7 +491,8 @@ bool Engine::Impl::fok_fillable(const Order& o, Price limit) const {
 
 bool Engine::Impl::match(uint32_t oi, Price limit) {
   const Side side = orders_[oi].side;
-  detail::PriceLadder& opp = instrument_state(orders_[oi].instrument)->book.ladder(opposite(side));
+  InstrumentState& in = *instrument_state(orders_[oi].instrument);
+  detail::PriceLadder& opp = in.book.ladder(opposite(side));
   while (orders_[oi].leaves() > Qty{} && !opp.empty()) {
     const detail::LevelRef best = opp.best();
     if (side == Side::kBuy ? best.price > limit : best.price < limit) break;
@@ -501,6 +511,12 @@ bool Engine::Impl::match(uint32_t oi, Price limit) {
           cancel(oi, CancelReason::kSelfTrade);
           return false;
       }
+    }
+    // The breaker halts the instrument rather than let this fill happen;
+    // what the order filled before stays, the rest is cancelled.
+    if (in.circuits.breaker_bps && !breaker_allows(in, best.price)) {
+      cancel(oi, CancelReason::kCircuitBreaker);
+      return false;
     }
     trade(oi, pi, best.level);
   }
@@ -569,6 +585,7 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
 
   in.last_price = px;
   in.mark_dirty = true;
+  if (in.circuits.breaker_bps) record_breaker_price(in);
   if (traded_instrument_ != a.instrument) {
     if (traded_instrument_) also_traded_.push_back(traded_instrument_.value);
     traded_instrument_ = a.instrument;
@@ -592,6 +609,8 @@ void Engine::Impl::run_triggers() {
 }
 
 void Engine::Impl::run_triggers_in(InstrumentState& in) {
+  // Halted (the breaker tripped in this command): stops wait for trading.
+  if (in.spec.status != InstrumentStatus::kTrading) return;
   for (;;) {
     const Price last = in.last_price;
     const detail::StopRef* b = in.book.buy_stops.first_triggered(last);
@@ -692,6 +711,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (p.qty < spec.min_qty && !(liquidating_ && p.qty > Qty{})) return refuse(RejectReason::kQtyBelowMin);
   if (p.qty > spec.max_qty) return refuse(RejectReason::kQtyAboveMax);
   if (p.qty.value % spec.lot_size.value != 0) return refuse(RejectReason::kInvalidLot);
+  if (limit_priced && outside_circuit(in, p.price)) return refuse(RejectReason::kPriceOutsideCircuit);
   if (limit_priced && (p.price < band_low(in) || p.price > band_high(in))) {
     return refuse(RejectReason::kPriceOutOfBand);
   }
@@ -869,6 +889,7 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   if (qty.value % spec.lot_size.value != 0) return refuse(RejectReason::kInvalidLot);
   const bool price_changed = price != o.price;
   const bool stop_changed = stop_price != o.stop_price;
+  if (price_changed && outside_circuit(in, price)) return refuse(RejectReason::kPriceOutsideCircuit);
   if (price_changed && (price < band_low(in) || price > band_high(in))) return refuse(RejectReason::kPriceOutOfBand);
   if (stop_changed) {
     const Price ref = reference_price(in);
@@ -1111,6 +1132,11 @@ void Engine::Impl::set_instrument_status(const SetInstrumentStatus& s) {
   InstrumentState* in = instrument_state(s.instrument);
   if (in == nullptr) return refuse(RejectReason::kUnknownInstrument);
   if (!valid_status(s.status)) return refuse(RejectReason::kInvalidCommand);
+  if (in->resume_at) {  // an operator's status replaces the breaker's halt
+    breaker_resumes_.erase({in->resume_at, s.instrument.value});
+    in->resume_at = 0;
+    in->breaker_reopen = true;
+  }
   in->spec.status = s.status;
   in->mark_dirty = true;  // a liquidation that waited for trading to resume is retried
   Event& e = emit(EventType::kInstrumentStatusChanged);
@@ -1247,7 +1273,8 @@ const AssetSpec* Engine::Impl::asset(AssetId id) const {
 const InstrumentView* Engine::Impl::instrument(InstrumentId id) const {
   const InstrumentState* in = instrument_state(id);
   if (in == nullptr) return nullptr;
-  instrument_view_ = {in->spec, in->last_price, band_low(*in), band_high(*in), Amount{in->divisor}, in->margin};
+  instrument_view_ = {in->spec,   in->last_price, band_low(*in), band_high(*in), Amount{in->divisor},
+                      in->margin, in->circuits,   in->resume_at};
   return &instrument_view_;
 }
 

@@ -32,6 +32,12 @@ struct InstrumentState {
   mutable Price band_ref;
   mutable Price band_low;
   mutable Price band_high;
+  // Circuits (circuits.cpp). The band above is also clipped to them.
+  SetCircuitLimits circuits{};         // instrument 0: never set
+  std::vector<int64_t> breaker_prices; // window_s + 1 slots: the last price at the end of each second
+  int64_t breaker_second = 0;          // the newest second written
+  Timestamp resume_at = 0;             // > 0: halted by the breaker until then
+  bool breaker_reopen = false;         // resumed: the next trade re-anchors the window
 };
 
 // An account's MARGIN state in one instrument: the position and the
@@ -182,6 +188,18 @@ class Engine::Impl {
   void cancel_after(const CancelAfter& c);
   void set_account_limits(const SetAccountLimits& l);
   void set_loss_limit(const SetLossLimit& l);
+  // Circuits (circuits.cpp).
+  void set_circuit_limits(const SetCircuitLimits& c);
+  // kNone if `c` may be `in`'s circuits (also used by restore()).
+  RejectReason circuit_problem(const InstrumentState& in, const SetCircuitLimits& c) const;
+  bool outside_circuit(const InstrumentState& in, Price p) const {
+    return (in.circuits.lower.value && p < in.circuits.lower) || (in.circuits.upper.value && p > in.circuits.upper);
+  }
+  // False (and the breaker tripped: the instrument halts) when a trade at
+  // `price` now would move past the breaker.
+  bool breaker_allows(InstrumentState& in, Price price);
+  void record_breaker_price(InstrumentState& in);
+  void resume_breaker_halts(Timestamp now);
   // kNone, or why the account's limits refuse an order of `qty` (total)
   // with `new_leaves` open on `side` at notional `notional` (old_leaves: an
   // amend's leaves before it).
@@ -323,6 +341,7 @@ class Engine::Impl {
   std::vector<detail::LineTouch> line_touches_;
   std::vector<uint32_t> margin_accounts_;  // ascending ids of accounts with margin lines
   bool liquidating_ = false;               // place_order on the engine's behalf (a closing order)
+  std::set<std::pair<Timestamp, uint32_t>> breaker_resumes_;  // instruments halted by their breaker (resume_at, id)
   std::set<std::pair<Timestamp, uint32_t>> cancel_deadlines_;  // armed dead-man's switches (deadline, account)
   Timestamp last_square_off_ = 0;          // timestamp of the last SquareOff of every instrument
   std::vector<std::pair<uint32_t, uint32_t>> loss_blocks_;  // this command: (account, asset) that reached its limit

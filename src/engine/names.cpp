@@ -29,6 +29,8 @@ const char* event_type_name(EventType t) {
     case EventType::kAccountLimitsSet: return "ACCOUNT_LIMITS_SET";
     case EventType::kLossLimitSet: return "LOSS_LIMIT_SET";
     case EventType::kDailyLossLimitReached: return "DAILY_LOSS_LIMIT_REACHED";
+    case EventType::kCircuitLimitsSet: return "CIRCUIT_LIMITS_SET";
+    case EventType::kCircuitBreakerTripped: return "CIRCUIT_BREAKER_TRIPPED";
   }
   return "UNKNOWN";
 }
@@ -78,6 +80,8 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kOrderLimitExceeded: return "ORDER_LIMIT_EXCEEDED";
     case RejectReason::kPositionLimitExceeded: return "POSITION_LIMIT_EXCEEDED";
     case RejectReason::kDailyLossLimit: return "DAILY_LOSS_LIMIT";
+    case RejectReason::kPriceOutsideCircuit: return "PRICE_OUTSIDE_CIRCUIT";
+    case RejectReason::kInvalidCircuit: return "INVALID_CIRCUIT";
   }
   return "UNKNOWN";
 }
@@ -96,6 +100,8 @@ const char* cancel_reason_name(CancelReason r) {
     case CancelReason::kSquareOff: return "SQUARE_OFF";
     case CancelReason::kDeadMansSwitch: return "DEAD_MANS_SWITCH";
     case CancelReason::kDailyLossLimit: return "DAILY_LOSS_LIMIT";
+    case CancelReason::kCircuitBreaker: return "CIRCUIT_BREAKER";
+    case CancelReason::kOutsideCircuit: return "OUTSIDE_CIRCUIT";
   }
   return "UNKNOWN";
 }
@@ -121,6 +127,7 @@ const char* command_type_name(CommandType t) {
     case CommandType::kCancelAfter: return "CANCEL_AFTER";
     case CommandType::kSetAccountLimits: return "SET_ACCOUNT_LIMITS";
     case CommandType::kSetLossLimit: return "SET_LOSS_LIMIT";
+    case CommandType::kSetCircuitLimits: return "SET_CIRCUIT_LIMITS";
   }
   return "UNKNOWN";
 }

@@ -23,8 +23,9 @@ constexpr char kMagic[8] = {'B', 'R', 'S', 'S', 'N', 'A', 'P', '1'};
 // margin state, order products, position lines), the dead-man's switch and
 // account limits. Version 1 snapshots still restore; 2 was a development
 // layout of the same change, never released, and is refused (recovery then
-// replays the journal).
-constexpr uint32_t kVersion = 3;
+// replays the journal). 4 added circuits (static limits, the breaker's window
+// and a running halt); 3 still restores.
+constexpr uint32_t kVersion = 4;
 
 class Writer {
  public:
@@ -134,6 +135,12 @@ void Engine::Impl::serialize(std::vector<unsigned char>* out) const {
     w.put(in->last_price.value);
     w.put(in->margin);
     w.put(static_cast<uint8_t>(in->mark_dirty ? 1 : 0));
+    w.put(in->circuits);
+    w.put(in->resume_at);
+    w.put(in->breaker_second);
+    w.put(static_cast<uint8_t>(in->breaker_reopen ? 1 : 0));
+    w.put(static_cast<uint32_t>(in->breaker_prices.size()));
+    for (const int64_t p : in->breaker_prices) w.put(p);
   }
 
   n = 0;
@@ -247,10 +254,11 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     return false;
   };
   Header h;
-  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || (h.version != 1 && h.version != kVersion)) {
+  if (!r.get(&h) || std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || (h.version != 1 && h.version != 3 && h.version != kVersion)) {
     return fail();
   }
   const bool v3 = h.version >= 3;
+  const bool v4 = h.version >= 4;
   // Every setting that changes how commands resolve must match, or replaying
   // the journal on top would not reproduce what clients were told.
   if (h.max_accounts != cfg_.max_accounts || h.max_assets != cfg_.max_assets ||
@@ -294,6 +302,34 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
     state->last_price = Price{last};
     state->margin = margin;
     state->mark_dirty = dirty != 0;
+    if (v4) {
+      uint8_t reopen = 0;
+      uint32_t slots = 0;
+      if (!r.get(&state->circuits) || !r.get(&state->resume_at) || !r.get(&state->breaker_second) ||
+          !r.get(&reopen) || !r.get(&slots) || reopen > 1 || state->resume_at < 0) {
+        return fail();
+      }
+      state->breaker_reopen = reopen != 0;
+      // Never set is all zeros; set follows SetCircuitLimits' rules, with a
+      // window of window_s + 1 positive prices when there is a breaker.
+      if (!state->circuits.instrument) {
+        const SetCircuitLimits none{};
+        if (std::memcmp(&none, &state->circuits, sizeof(none)) != 0 || slots != 0) return fail();
+      } else if (state->circuits.instrument != s.id || state->spec.external ||
+                 circuit_problem(*state, state->circuits) != RejectReason::kNone ||
+                 slots != (state->circuits.breaker_bps ? state->circuits.window_s + 1 : 0)) {
+        return fail();
+      }
+      state->breaker_prices.resize(slots);
+      for (int64_t& p : state->breaker_prices) {
+        if (!r.get(&p) || p <= 0) return fail();
+      }
+      // A running halt is the breaker's: the instrument is halted until then.
+      if (state->resume_at) {
+        if (state->spec.status != InstrumentStatus::kHalted) return fail();
+        breaker_resumes_.insert({state->resume_at, s.id.value});
+      }
+    }
     instruments_[s.id.value] = std::move(state);
   }
   // Margin terms, once every instrument (a reference may have a higher id)

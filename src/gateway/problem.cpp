@@ -121,6 +121,15 @@ Problem problem_from_reject(RejectReason reason) {
       p.status = 422;
       p.detail = "the account's max daily loss is reached: MARGIN orders must reduce positions until the day ends (UTC)";
       break;
+    case RejectReason::kPriceOutsideCircuit:
+      p.status = 422;
+      p.detail = "the price is outside the instrument's lower and upper circuit";
+      break;
+    case RejectReason::kInvalidCircuit:
+      p.status = 422;
+      p.detail = "circuits: lower <= upper, both on the tick; breaker 1..10000 bps with window 1..3600 s and "
+                 "cool-off 1..86400 s";
+      break;
     case RejectReason::kMarginNotAllowed:
       p.status = 422;
       p.detail = "this account cannot trade this instrument on margin (cash-only account, or no rate for its tier)";

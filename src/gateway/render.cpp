@@ -62,6 +62,15 @@ void render_instrument(JsonWriter& w, const marketdata::InstrumentInfo& i) {
     w.field("maintenance_ppm", m.maintenance_ppm[t]).end_object();
   }
   w.end_array().end_object();
+  // Circuits: static limits (null: none) and the breaker (docs/engine.md).
+  const SetCircuitLimits& c = i.circuits;
+  w.key("circuits").begin_object().key("lower");
+  if (c.lower.value) w.value(price_text(i, c.lower)); else w.null();
+  w.key("upper");
+  if (c.upper.value) w.value(price_text(i, c.upper)); else w.null();
+  w.field("breaker_bps", c.breaker_bps).field("window_s", c.window_s).field("cooloff_s", c.cooloff_s).end_object();
+  w.key("halted_until");
+  if (i.halted_until) w.value(to_millis(i.halted_until)); else w.null();
   w.end_object();
 }
 

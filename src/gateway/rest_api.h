@@ -156,6 +156,7 @@ class RestApi {
   void post_instrument_status(const std::shared_ptr<Call>& call);
   void post_account_status(const std::shared_ptr<Call>& call);
   void post_instrument_margin(const std::shared_ptr<Call>& call);
+  void post_instrument_circuits(const std::shared_ptr<Call>& call);
   void post_account_margin(const std::shared_ptr<Call>& call);
   void post_account_limits(const std::shared_ptr<Call>& call);
   void post_loss_limit(const std::shared_ptr<Call>& call);

@@ -38,10 +38,18 @@ void RestApi::post_reconcile(const std::shared_ptr<Call>& call) {
     if (reconciling_.exchange(true)) {
       return call->fail(409, "RECONCILE_RUNNING", "a reconciliation is already running; retry when it ends");
     }
+    struct Done {
+      std::atomic<bool>& flag;
+      ~Done() { flag.store(false); }
+    } done{reconciling_};
     portfolio::ReconcileReport report;
     std::string error;
-    const bool ran = portfolio::reconcile(services_.data_dir, engine_.config(), services_.store, &report, &error);
-    reconciling_.store(false);
+    bool ran = false;
+    try {
+      ran = portfolio::reconcile(services_.data_dir, engine_.config(), services_.store, &report, &error);
+    } catch (const std::exception& e) {  // e.g. no memory for the second engine: the server keeps serving
+      error = e.what();
+    }
     if (!ran) return call->fail(500, "RECONCILE_FAILED", error);
     std::string out;
     JsonWriter w(&out);
@@ -129,8 +137,10 @@ void RestApi::get_portfolio(const std::shared_ptr<Call>& call) {
     w.key("open_time");
     if (open) w.value(to_millis(open->time)); else w.null();
     w.field("net_transfers", format_wide_decimal(v.net_flow_value, currency.scale));
+    // Only between two complete valuations: an asset priced now but not at
+    // the open would count its whole value as profit.
     std::optional<Int128> pnl;
-    if (open_value) pnl = v.total() - *open_value - v.net_flow_value;
+    if (open_value && open->complete && v.complete) pnl = v.total() - *open_value - v.net_flow_value;
     optional_amount(w, "pnl", pnl, currency.scale);
     w.end_object();
     w.key("holdings").begin_array();

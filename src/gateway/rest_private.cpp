@@ -241,6 +241,7 @@ void RestApi::add_private_routes() {
   private_route("POST", "/v1/admin/accounts/{user_id}/limits", kScopeAdmin, BOURSE_BIND(post_account_limits));
   private_route("POST", "/v1/admin/accounts/{user_id}/loss-limit", kScopeAdmin, BOURSE_BIND(post_loss_limit));
   private_route("POST", "/v1/admin/instruments/{symbol}/margin", kScopeAdmin, BOURSE_BIND(post_instrument_margin));
+  private_route("POST", "/v1/admin/instruments/{symbol}/circuits", kScopeAdmin, BOURSE_BIND(post_instrument_circuits));
 }
 
 // --- users and keys ------------------------------------------------------------
@@ -976,6 +977,33 @@ void RestApi::post_instrument_margin(const std::shared_ptr<Call>& call) {
   }
   if (!body.ok()) return call->fail(body.problem());
   submit(call, Command::set_margin_params(m), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
+}
+
+// Replaces the instrument's circuits: a member left out is off (0).
+void RestApi::post_instrument_circuits(const std::shared_ptr<Call>& call) {
+  const auto info = instrument_param(call, 0);
+  if (!info) return;
+  JsonBody body(call->request.header("content-type"), call->request.body,
+                {"lower", "upper", "breaker_bps", "window_s", "cooloff_s"});
+  SetCircuitLimits c{};
+  c.instrument = info->spec.id;
+  int64_t lower = 0, upper = 0, bps = 0, window = 0, cooloff = 0;
+  decimal_field(body, "lower", info->spec.price_scale, false, &lower);
+  decimal_field(body, "upper", info->spec.price_scale, false, &upper);
+  body.integer("breaker_bps", &bps);
+  body.integer("window_s", &window);
+  body.integer("cooloff_s", &cooloff);
+  // Ranges are the engine's (INVALID_CIRCUIT); these only keep the values in 32 bits.
+  for (const int64_t v : {bps, window, cooloff}) {
+    if (body.ok() && (v < 0 || v > UINT32_MAX)) body.fail(422, "INVALID_CIRCUIT", "breaker_bps, window_s, cooloff_s: 0 or more");
+  }
+  if (!body.ok()) return call->fail(body.problem());
+  c.lower = Price{lower};
+  c.upper = Price{upper};
+  c.breaker_bps = static_cast<uint32_t>(bps);
+  c.window_s = static_cast<uint32_t>(window);
+  c.cooloff_s = static_cast<uint32_t>(cooloff);
+  submit(call, Command::set_circuit_limits(c), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
 }
 
 void RestApi::post_asset(const std::shared_ptr<Call>& call) {

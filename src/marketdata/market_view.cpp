@@ -31,6 +31,8 @@ void MarketView::load(const Engine& engine) {
     m.info.quote = assets_[v.spec.quote.value];
     m.info.last_price = v.last_price;
     m.info.margin = v.margin;
+    m.info.circuits = v.circuits;
+    m.info.halted_until = v.resume_at;
     m.info.version = engine.last_seq();
     by_symbol_[std::string(v.spec.symbol.view())] = v.spec.id.value;
     for (const LevelView& l : engine.depth(v.spec.id, Side::kBuy, SIZE_MAX)) {
@@ -145,6 +147,21 @@ void MarketView::apply(const Event& e) {
     case EventType::kInstrumentStatusChanged:
       if (Market* m = find(e.instrument_status.instrument)) {
         m->info.spec.status = e.instrument_status.status;
+        // A breaker halt is followed by its own status event; any other
+        // status change ends it.
+        if (e.instrument_status.status != InstrumentStatus::kHalted) m->info.halted_until = 0;
+        m->info.version = e.cause.seq;
+      }
+      break;
+    case EventType::kCircuitLimitsSet:
+      if (Market* m = find(e.circuit_limits.instrument)) {
+        m->info.circuits = e.circuit_limits;
+        m->info.version = e.cause.seq;
+      }
+      break;
+    case EventType::kCircuitBreakerTripped:
+      if (Market* m = find(e.breaker.instrument)) {
+        m->info.halted_until = e.breaker.resume_at;
         m->info.version = e.cause.seq;
       }
       break;

@@ -34,6 +34,8 @@ struct InstrumentInfo {
   Price last_price{0};     // 0 before the first trade
   Seq version = 0;         // engine seq of the last change to anything below
   SetMarginParams margin{};  // mark source and margin rates (instrument 0: never set)
+  SetCircuitLimits circuits{};  // static limits and breaker (instrument 0: never set)
+  Timestamp halted_until = 0;   // > 0: the circuit breaker halted it until then
 };
 
 // D = 10^(price_scale + base_scale − quote_scale): N(p, q) = p × q / D.

@@ -54,10 +54,17 @@ const AssetSpec* PriceBook::asset(AssetId id) const {
   return it == assets_.end() ? nullptr : &it->second;
 }
 
+// The instrument between two assets, either way round: a venue instrument
+// before an external one, then the lower id.
 std::optional<PriceBook::Leg> PriceBook::leg(AssetId from, AssetId to) const {
-  if (auto it = pairs_.find({from.value, to.value}); it != pairs_.end()) return Leg{it->second, true};
-  if (auto it = pairs_.find({to.value, from.value}); it != pairs_.end()) return Leg{it->second, false};
-  return std::nullopt;
+  std::optional<Leg> best;
+  auto consider = [&](std::size_t k, bool base_to_quote) {
+    auto rank = [&](std::size_t i) { return std::pair{instruments_[i].spec.external, instruments_[i].spec.id.value}; };
+    if (!best || rank(k) < rank(best->instrument)) best = Leg{k, base_to_quote};
+  };
+  if (auto it = pairs_.find({from.value, to.value}); it != pairs_.end()) consider(it->second, true);
+  if (auto it = pairs_.find({to.value, from.value}); it != pairs_.end()) consider(it->second, false);
+  return best;
 }
 
 // base → quote: N(mark, amount) = floor(amount × p / D); quote → base:

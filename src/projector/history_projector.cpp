@@ -255,7 +255,18 @@ void HistoryProjector::project(std::span<const Event> events, uint64_t min_seq, 
         break;
     }
   }
-  for (const accounts::HoldingCost& h : mirror_.drain_holding_changes()) batch->holdings.push_back(holding_row_of(h));
+  // Only with rows of their own seq: during a catch-up the changes before
+  // min_seq wait (in the mirror) for the first emitted event, so no batch
+  // without a seq carries holdings. One row per holding per transaction.
+  if (batch->last_seq == 0) return;
+  for (const accounts::HoldingCost& h : mirror_.drain_holding_changes()) {
+    const auto [it, added] = batch_holdings_.try_emplace({h.account.value, h.asset.value}, batch->holdings.size());
+    if (added) {
+      batch->holdings.push_back(holding_row_of(h));
+    } else {
+      batch->holdings[it->second] = holding_row_of(h);
+    }
+  }
 }
 
 // A trade (venue or external): its public row, and its share of the bar it
@@ -313,6 +324,7 @@ bool HistoryProjector::write(store::HistoryBatch& batch) {
   if (batch.last_seq == 0 && rows(batch) == 0) {
     batch_orders_.clear();
     batch_candles_.clear();
+    batch_holdings_.clear();
     return true;
   }
   // Keys older than their lifetime, and market history past its retention,
@@ -329,6 +341,7 @@ bool HistoryProjector::write(store::HistoryBatch& batch) {
   const bool ok = store_.apply_history(batch) == store::StoreError::kOk;
   batch_orders_.clear();
   batch_candles_.clear();
+  batch_holdings_.clear();
   if (ok) {
     std::lock_guard lock(mutex_);
     projected_seq_ = std::max(projected_seq_, batch.last_seq);
@@ -372,6 +385,7 @@ bool HistoryProjector::replay_into_store(const std::string& data_dir, const Engi
     *error = r.error;
     batch_orders_.clear();  // indexes into the abandoned batch
     batch_candles_.clear();
+    batch_holdings_.clear();
     return false;
   }
   batch.last_seq = std::max(batch.last_seq, shadow.last_seq());

@@ -92,6 +92,7 @@ class HistoryProjector final : public EventListener {
   std::unordered_map<uint64_t, std::size_t> batch_orders_;  // order id → its row in the batch being built
   // (instrument, interval, open time) → its candle delta in the batch being built
   std::map<std::tuple<uint32_t, uint8_t, int64_t>, std::size_t> batch_candles_;
+  std::map<std::pair<uint32_t, uint32_t>, std::size_t> batch_holdings_;  // (account, asset) → its row
   store::MarketRetention retention_;
   int64_t latest_time_ms_ = 0;  // newest projected command time
   int64_t last_prune_ms_ = 0;   // when expired idempotency rows were last deleted

@@ -167,7 +167,8 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(sqlite3* db, sqlite3* history_db) : db_(db), history_db_(history_db) {}
   ~SqliteStore() override {
-    insert_order_.reset();  // statements before their connection
+    insert_holding_.reset();  // statements before their connection
+    insert_order_.reset();
     insert_fill_.reset();
     insert_ledger_.reset();
     insert_idempotency_.reset();
@@ -517,7 +518,8 @@ class SqliteStore final : public Store {
         put.bind(5, h.net_flow);
         ok &= put.step() == SQLITE_DONE;
       }
-      ok &= write_history_seq(b.last_seq);
+      // The seq only moves forward: a batch never says history is less complete.
+      if (b.last_seq > read_history_seq()) ok &= write_history_seq(b.last_seq);
     }
     if (!ok) {
       exec("ROLLBACK");
@@ -528,8 +530,7 @@ class SqliteStore final : public Store {
 
   uint64_t history_seq() override {
     std::lock_guard lock(history_mutex_);
-    Statement s(history_db_, "SELECT value FROM meta WHERE key = 'history_seq'");
-    return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
+    return read_history_seq();
   }
 
   StoreError set_history_seq(uint64_t seq) override {
@@ -623,8 +624,7 @@ class SqliteStore final : public Store {
         out.push_back(HoldingCostRow{static_cast<uint32_t>(s.integer(0)), static_cast<uint32_t>(s.integer(1)), s.text(2),
                                      s.integer(3), s.integer(4), false});
       }
-      Statement q(history_db_, "SELECT value FROM meta WHERE key = 'history_seq'");
-      *seq = q.step() == SQLITE_ROW ? static_cast<uint64_t>(q.integer(0)) : 0;
+      *seq = read_history_seq();
     }
     exec("COMMIT");
     return out;
@@ -845,6 +845,11 @@ class SqliteStore final : public Store {
   }
 
   bool exec(const char* sql) { return sqlite3_exec(history_db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+  uint64_t read_history_seq() {
+    Statement s(history_db_, "SELECT value FROM meta WHERE key = 'history_seq'");
+    return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
+  }
+
   bool write_history_seq(uint64_t seq) {
     Statement s(history_db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('history_seq', ?)");
     s.bind(1, static_cast<int64_t>(seq));

@@ -136,7 +136,8 @@ TEST(CostLinesText, RoundTripsExtremeValuesAndRefusesGarbage) {
   EXPECT_EQ(back, lines);
   ASSERT_TRUE(decode_cost_lines("", &back));
   EXPECT_TRUE(back.empty());
-  for (const char* bad : {"1:2:3", "1:2:3:4;", "x:1:1:1", "1:-1:0:0", "1:1:1:1:1", "1:1:99999999999999999999999999999999999999999:0"}) {
+  for (const char* bad : {"1:2:3", "1:2:3:4;", "x:1:1:1", "1:-1:0:0", "1:1:1:1:1", "1:1:99999999999999999999999999999999999999999:0",
+                          "1:1:340282366920938463463374607431768211460:0", "1x:1:1:1", "1:1 :1:1"}) {
     EXPECT_FALSE(decode_cost_lines(bad, &back)) << bad;
   }
 }

@@ -324,6 +324,15 @@ std::string event_to_string(const Event& e) {
       f.add("account", e.loss_limit.account).add("asset", e.loss_limit.asset)
           .add("max_daily_loss", e.loss_limit.max_daily_loss);
       break;
+    case EventType::kCircuitLimitsSet:
+      f.add("instrument", e.circuit_limits.instrument).add("lower", e.circuit_limits.lower)
+          .add("upper", e.circuit_limits.upper).add("breaker_bps", e.circuit_limits.breaker_bps)
+          .add("window_s", e.circuit_limits.window_s).add("cooloff_s", e.circuit_limits.cooloff_s);
+      break;
+    case EventType::kCircuitBreakerTripped:
+      f.add("instrument", e.breaker.instrument).add("anchor", e.breaker.anchor).add("price", e.breaker.price)
+          .add("resume_at", e.breaker.resume_at);
+      break;
     case EventType::kDailyLossLimitReached:
       f.add("account", e.daily_loss.account).add("asset", e.daily_loss.asset).add("loss", e.daily_loss.loss);
       break;
@@ -429,6 +438,10 @@ std::string command_to_string(const Command& c) {
           .add("max_order_notional", x.max_order_notional).add("max_position", x.max_position);
       break;
     }
+    case CommandType::kSetCircuitLimits:
+      f.add("instrument", p.set_circuit_limits.instrument).add("lower", p.set_circuit_limits.lower)
+          .add("upper", p.set_circuit_limits.upper).add("breaker_bps", p.set_circuit_limits.breaker_bps);
+      break;
     case CommandType::kSetLossLimit:
       f.add("account", p.set_loss_limit.account).add("asset", p.set_loss_limit.asset)
           .add("max_daily_loss", p.set_loss_limit.max_daily_loss);

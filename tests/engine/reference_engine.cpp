@@ -319,10 +319,11 @@ void ReferenceEngine::dispatch(const Command& command) {
     case CommandType::kCancelAfter:
     case CommandType::kSetAccountLimits:
     case CommandType::kSetLossLimit:
+    case CommandType::kSetCircuitLimits:
       // The reference models CASH trading and its rules (what the random
-      // generator sends); margin and the dead-man's switch have their own
-      // tests (margin_test.cpp, risk_test.cpp).
-      throw std::logic_error("reference engine: margin and CancelAfter are not modelled");
+      // generator sends); margin, the dead-man's switch, limits and circuits
+      // have their own tests (margin_test.cpp, risk_test.cpp, circuit_test.cpp).
+      throw std::logic_error("reference engine: margin, CancelAfter, limits and circuits are not modelled");
   }
   reject(RejectReason::kInvalidCommand, {}, {}, {}, {});
 }

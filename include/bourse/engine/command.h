@@ -34,6 +34,7 @@ enum class CommandType : uint8_t {
   kCancelAfter = 17,      // dead-man's switch: cancel the account's orders unless refreshed
   kSetAccountLimits = 18, // per-account order and position limits in one instrument
   kSetLossLimit = 19,     // per-account max daily loss in one collateral asset
+  kSetCircuitLimits = 20, // an instrument's static price limits and circuit breaker
 };
 
 struct PlaceOrder {
@@ -144,6 +145,19 @@ struct SetMarginParams {
   uint8_t reserved[7] = {};
 };
 
+// An instrument's circuits (docs/engine.md, "Circuits"); 0 turns a control
+// off. Static: no order is priced, and no trade happens, below `lower` or
+// above `upper`. Breaker: a trade more than breaker_bps away from the last
+// price window_s seconds earlier halts the instrument for cooloff_s instead.
+struct SetCircuitLimits {
+  Price lower;
+  Price upper;
+  InstrumentId instrument;
+  uint32_t breaker_bps;  // 1..10,000 (0: no breaker)
+  uint32_t window_s;     // 1..3,600 with a breaker
+  uint32_t cooloff_s;    // 1..86,400 with a breaker
+};
+
 // Intraday square-off: cancels the open MARGIN orders and closes the
 // MARGIN positions of every account in an instrument (0 = every instrument).
 struct SquareOff {
@@ -209,6 +223,7 @@ static_assert(kPaddingFree<SquareOff> && sizeof(SquareOff) == 8);
 static_assert(kPaddingFree<CancelAfter> && sizeof(CancelAfter) == 8);
 static_assert(kPaddingFree<SetAccountLimits> && sizeof(SetAccountLimits) == 32);
 static_assert(kPaddingFree<SetLossLimit> && sizeof(SetLossLimit) == 16);
+static_assert(kPaddingFree<SetCircuitLimits> && sizeof(SetCircuitLimits) == 32);
 
 // A command as passed between threads and to Engine::apply. Construct with
 // the factory functions: they zero the unused bytes so that records are
@@ -234,6 +249,7 @@ struct Command {
     CancelAfter cancel_after;
     SetAccountLimits set_account_limits;
     SetLossLimit set_loss_limit;
+    SetCircuitLimits set_circuit_limits;
     Payload() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
   } payload;
 
@@ -263,6 +279,7 @@ struct Command {
   static Command cancel_after(const CancelAfter& p) { Command c = make(CommandType::kCancelAfter); c.payload.cancel_after = p; return c; }
   static Command set_account_limits(const SetAccountLimits& p) { Command c = make(CommandType::kSetAccountLimits); c.payload.set_account_limits = p; return c; }
   static Command set_loss_limit(const SetLossLimit& p) { Command c = make(CommandType::kSetLossLimit); c.payload.set_loss_limit = p; return c; }
+  static Command set_circuit_limits(const SetCircuitLimits& p) { Command c = make(CommandType::kSetCircuitLimits); c.payload.set_circuit_limits = p; return c; }
 };
 
 // Size in bytes of the payload of a command type; 0 for an unknown type.

@@ -79,6 +79,8 @@ struct InstrumentView {
   Price band_high;
   Amount notional_divisor;        // 10^(price_scale + base_scale - quote_scale)
   SetMarginParams margin;         // instrument 0 until SetMarginParams: marked at the last price, no margin
+  SetCircuitLimits circuits;      // instrument 0 until SetCircuitLimits: none
+  Timestamp resume_at;            // > 0: halted by the circuit breaker until then
 };
 
 struct AccountView {

@@ -49,6 +49,8 @@ enum class EventType : uint8_t {
   kAccountLimitsSet = 22,      // SetAccountLimits applied (the payload)
   kLossLimitSet = 23,          // SetLossLimit applied (the payload)
   kDailyLossLimitReached = 24, // an account's MARGIN loss today passed its limit: reduce-only until the day ends
+  kCircuitLimitsSet = 25,      // SetCircuitLimits applied (the payload)
+  kCircuitBreakerTripped = 26, // a trade would have moved past the breaker: the instrument halts until resume_at
 };
 
 struct OrderAccepted {
@@ -239,6 +241,16 @@ struct DailyLossLimitReached {
   AssetId asset;
 };
 
+// The breaker refused a trade at `price`: more than breaker_bps from
+// `anchor`, the last price window_s earlier. InstrumentStatusChanged(HALTED)
+// follows; at resume_at the next command resumes trading (HALTED → TRADING).
+struct CircuitBreakerTripped {
+  Price anchor;
+  Price price;
+  Timestamp resume_at;
+  InstrumentId instrument;
+  uint32_t reserved;
+};
 struct Event {
   CommandHeader cause;  // header of the command this event answers
   EventType type{};
@@ -269,6 +281,8 @@ struct Event {
     SetAccountLimits account_limits;
     SetLossLimit loss_limit;
     DailyLossLimitReached daily_loss;
+    SetCircuitLimits circuit_limits;
+    CircuitBreakerTripped breaker;
   };
   Event() : raw{} {}
 };

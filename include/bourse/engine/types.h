@@ -71,6 +71,8 @@ enum class RejectReason : uint8_t {
   kOrderLimitExceeded = 40,   // above the account's max order quantity or notional for the instrument
   kPositionLimitExceeded = 41,// the MARGIN position could pass the account's max position
   kDailyLossLimit = 42,       // the account lost its max daily loss today: MARGIN orders must reduce
+  kPriceOutsideCircuit = 43,  // the price is below the instrument's lower or above its upper circuit
+  kInvalidCircuit = 44,       // SetCircuitLimits breaks a rule (order of limits, tick, breaker ranges)
 };
 
 // Why a live order stopped being live without filling. Stable codes.
@@ -87,6 +89,8 @@ enum class CancelReason : uint8_t {
   kSquareOff = 10,         // an open MARGIN order at the intraday square-off
   kDeadMansSwitch = 11,    // the account's CancelAfter countdown ran out
   kDailyLossLimit = 12,    // an open MARGIN order when the account's max daily loss was reached
+  kCircuitBreaker = 13,    // its next fill would have tripped the circuit breaker (the instrument halts)
+  kOutsideCircuit = 14,    // live when new circuits put its price outside them
 };
 
 // Why the engine closed a MARGIN position itself. Stable codes.
