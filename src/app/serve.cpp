@@ -24,6 +24,7 @@
 #include "gateway/ws_hub.h"
 #include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
+#include "app/sessions.h"
 #include "portfolio/value_recorder.h"
 #include "projector/history_projector.h"
 
@@ -469,6 +470,14 @@ int run_serve(const ServeConfig& config) {
       portfolio::ValueRecorder::Options{config.portfolio_currency, config.portfolio_interval_s * 1'000'000'000,
                                         int64_t{config.portfolio_retention_days} * 86'400'000'000'000});
   value_recorder.start();
+  SessionScheduler sessions(*service, market, clock, config.sessions);
+  sessions.start();
+  for (const SessionSchedule& s : config.sessions) {
+    std::string symbols;
+    for (const std::string& sym : s.symbols) symbols += (symbols.empty() ? "" : ",") + sym;
+    std::printf("  sessions: %s %02d:%02d-%02d:%02d (UTC%+d min)\n", symbols.c_str(), s.open_minute / 60,
+                s.open_minute % 60, s.close_minute / 60, s.close_minute % 60, s.utc_offset_minutes);
+  }
   std::unique_ptr<MarketSimulator> simulator;
   if (config.simulate && !specs.empty()) {
     simulator = std::make_unique<MarketSimulator>(*service, specs, mids, config.simulate_rate);
@@ -489,6 +498,7 @@ int run_serve(const ServeConfig& config) {
   line_feed.stop();
   heartbeat.reset();
   value_recorder.stop();
+  sessions.stop();
   server.shutdown(config.drain_ms);
   md_workers.reset();  // their clients get 1001 "going away" (after the server: /metrics reads the pool)
   service->stop();

@@ -29,6 +29,9 @@ bool parse_bool(std::string_view text, bool* out) {
 
 }  // namespace
 
+bool read_sessions(const toml::array* list, const std::string& path, std::vector<SessionSchedule>* out,
+                   std::string* error);
+
 bool load_config_file(const std::string& path, ServeConfig* c, std::string* error) {
   // Start-up code: toml++ reports syntax errors as exceptions.
   toml::table root;
@@ -64,6 +67,7 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                                 "orders_per_second", "orders_burst"};
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
+    if (k == "sessions") continue;  // an array of tables, read below
     const std::set<std::string>* allowed = k == "server" ? &kServer : k == "engine" ? &kEngine
                                          : k == "simulator" ? &kSimulator : k == "limits" ? &kLimits
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
@@ -210,7 +214,83 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
       c->oauth_issuers.push_back(std::move(e));
     }
   }
+  if (const auto node = root["sessions"]; node && ok) {
+    if (!read_sessions(node.as_array(), path, &c->sessions, error)) return false;
+  }
   return ok;
+}
+
+// [[sessions]]: symbols, utc_offset_minutes, pre_open (optional), open,
+// close, days (default MON..FRI), holidays ("YYYY-MM-DD", local).
+bool read_sessions(const toml::array* list, const std::string& path, std::vector<SessionSchedule>* out,
+                   std::string* error) {
+  static const std::set<std::string> kKeys = {"symbols", "utc_offset_minutes", "pre_open", "open",
+                                              "close", "days", "holidays"};
+  auto fail = [&](const std::string& what) {
+    *error = path + ": " + what;
+    return false;
+  };
+  if (!list) return fail("sessions must be an array of tables ([[sessions]])");
+  auto strings = [](const toml::node* n, std::vector<std::string>* v) {
+    const toml::array* a = n ? n->as_array() : nullptr;
+    if (!a) return false;
+    for (const toml::node& item : *a) {
+      auto s = item.value<std::string>();
+      if (!s) return false;
+      v->push_back(*s);
+    }
+    return true;
+  };
+  for (const toml::node& item : *list) {
+    const toml::table* t = item.as_table();
+    if (!t) return fail("sessions must be an array of tables ([[sessions]])");
+    for (const auto& [key, value] : *t) {
+      if (!kKeys.count(std::string(key.str()))) return fail("unknown key sessions." + std::string(key.str()));
+    }
+    SessionSchedule s;
+    if (!strings(t->get("symbols"), &s.symbols) || s.symbols.empty()) {
+      return fail("sessions.symbols must be a non-empty array of strings");
+    }
+    if (const toml::node* n = t->get("utc_offset_minutes")) {
+      auto v = n->value<int64_t>();
+      if (!v || *v < -720 || *v > 840) return fail("sessions.utc_offset_minutes must be -720..840");
+      s.utc_offset_minutes = static_cast<int>(*v);
+    }
+    auto minute = [&](const char* name, int* dst, bool required) {
+      const toml::node* n = t->get(name);
+      if (!n) return !required;
+      auto v = n->value<std::string>();
+      *dst = v ? square_off_minute(*v) : -1;
+      return *dst >= 0;
+    };
+    if (!minute("open", &s.open_minute, true) || !minute("close", &s.close_minute, true) ||
+        !minute("pre_open", &s.pre_open_minute, false)) {
+      return fail("sessions.open and close (and pre_open) are \"HH:MM\" local times");
+    }
+    if (s.open_minute >= s.close_minute || (s.pre_open_minute >= 0 && s.pre_open_minute >= s.open_minute)) {
+      return fail("sessions: pre_open < open < close, within one local day");
+    }
+    std::vector<std::string> days = {"MON", "TUE", "WED", "THU", "FRI"};
+    if (const toml::node* n = t->get("days"); n && (days.clear(), !strings(n, &days))) {
+      return fail("sessions.days must be an array of MON..SUN");
+    }
+    for (const std::string& d : days) {
+      const int i = weekday_index(d);
+      if (i < 0) return fail("sessions.days: unknown day \"" + d + "\" (MON..SUN)");
+      s.days[static_cast<std::size_t>(i)] = true;
+    }
+    std::vector<std::string> holidays;
+    if (const toml::node* n = t->get("holidays"); n && !strings(n, &holidays)) {
+      return fail("sessions.holidays must be an array of \"YYYY-MM-DD\"");
+    }
+    for (const std::string& h : holidays) {
+      int64_t day = 0;
+      if (!parse_date(h, &day)) return fail("sessions.holidays: \"" + h + "\" is not a YYYY-MM-DD date");
+      s.holidays.insert(day);
+    }
+    out->push_back(std::move(s));
+  }
+  return true;
 }
 
 bool apply_environment(ServeConfig* c, std::string* error) {

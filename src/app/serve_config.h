@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "app/session_calendar.h"
+
 namespace bourse::app {
 
 // A trusted external OIDC issuer ([[oauth.issuers]]): its JWTs are accepted
@@ -73,6 +75,9 @@ struct ServeConfig {
   std::string portfolio_currency = "USD";
   int64_t portfolio_interval_s = 900;
   int portfolio_retention_days = 400;
+  // [[sessions]]: trading calendars per market (docs/configuration.md);
+  // none: every instrument trades around the clock.
+  std::vector<SessionSchedule> sessions;
   // Market history kept by the projector, in days (0: forever); candles per
   // interval 1s, 1m, 5m, 15m, 1h, 1d.
   int trades_retention_days = 90;

@@ -20,6 +20,9 @@ constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr uint32_t kMaxWindowS = 3'600;
 constexpr uint32_t kMaxCooloffS = 86'400;
 
+// Whole seconds, rounded down (also before the epoch).
+int64_t seconds(Timestamp t) { return t / kNanosPerSecond - (t % kNanosPerSecond < 0 ? 1 : 0); }
+
 // The window slot of second s (s may be negative early in a test's clock).
 std::size_t slot(const InstrumentState& in, int64_t s) {
   const auto n = static_cast<int64_t>(in.breaker_prices.size());
@@ -59,11 +62,14 @@ void Engine::Impl::set_circuit_limits(const SetCircuitLimits& c) {
   InstrumentState& in = *inp;
   if (in.spec.external) return refuse(RejectReason::kInstrumentExternal);
   if (const RejectReason r = circuit_problem(in, c); r != RejectReason::kNone) return refuse(r);
+  // Limits that exclude the reference price would leave an empty band: nothing could ever trade.
+  const Price ref = reference_price(in);
+  if ((c.lower.value && ref < c.lower) || (c.upper.value && ref > c.upper)) return refuse(RejectReason::kInvalidCircuit);
   in.circuits = c;
   in.band_ref = Price{};  // the band is clipped to the new limits at its next use
   // A new window starts at the current price (a running halt keeps its end).
   in.breaker_prices.assign(c.breaker_bps ? c.window_s + 1 : 0, reference_price(in).value);
-  in.breaker_second = cause_->timestamp / kNanosPerSecond;
+  in.breaker_second = seconds(cause_->timestamp);
   in.breaker_reopen = false;
   emit(EventType::kCircuitLimitsSet).circuit_limits = c;
   // Live orders priced outside the new limits could trade outside them.
@@ -75,15 +81,24 @@ void Engine::Impl::set_circuit_limits(const SetCircuitLimits& c) {
   }
 }
 
-bool Engine::Impl::breaker_allows(InstrumentState& in, Price price) {
+// The anchor: the last price at the end of the second window_s before now.
+// Seconds after the newest one written ended at the current last price.
+static int64_t anchor_of(const InstrumentState& in, int64_t now_s, int64_t last) {
+  const int64_t s = now_s - in.circuits.window_s;
+  return s > in.breaker_second ? last : in.breaker_prices[slot(in, s)];
+}
+
+bool Engine::Impl::within_breaker(const InstrumentState& in, Price price) const {
   if (in.breaker_reopen) return true;  // the first trade after a halt sets the new anchor
-  const int64_t now_s = cause_->timestamp / kNanosPerSecond;
-  advance_window(in, now_s, reference_price(in).value);
-  const Int128 anchor = in.breaker_prices[slot(in, now_s - in.circuits.window_s)];
-  const Int128 bps = in.circuits.breaker_bps;
+  const Int128 anchor = anchor_of(in, seconds(cause_->timestamp), reference_price(in).value);
   // |price − anchor| × 10,000 <= anchor × bps.
   const Int128 move = price.value > anchor ? price.value - anchor : anchor - price.value;
-  if (move * 10'000 <= anchor * bps) return true;
+  return move * 10'000 <= anchor * in.circuits.breaker_bps;
+}
+
+bool Engine::Impl::breaker_allows(InstrumentState& in, Price price) {
+  if (within_breaker(in, price)) return true;
+  const Int128 anchor = anchor_of(in, seconds(cause_->timestamp), reference_price(in).value);
 
   const Timestamp resume_at = cause_->timestamp + int64_t{in.circuits.cooloff_s} * kNanosPerSecond;
   Event& e = emit(EventType::kCircuitBreakerTripped);
@@ -102,7 +117,7 @@ bool Engine::Impl::breaker_allows(InstrumentState& in, Price price) {
 }
 
 void Engine::Impl::record_breaker_price(InstrumentState& in) {
-  const int64_t now_s = cause_->timestamp / kNanosPerSecond;
+  const int64_t now_s = seconds(cause_->timestamp);
   if (in.breaker_reopen) {  // re-anchor the whole window at the reopening trade
     std::fill(in.breaker_prices.begin(), in.breaker_prices.end(), in.last_price.value);
     in.breaker_second = now_s;
@@ -127,6 +142,7 @@ void Engine::Impl::resume_breaker_halts(Timestamp now) {
     in.breaker_reopen = true;
     in.spec.status = InstrumentStatus::kTrading;
     in.mark_dirty = true;
+    note_stop_check(in.spec.id);  // stops the fills before the trip crossed
     Event& e = emit(EventType::kInstrumentStatusChanged);
     e.instrument_status.instrument = in.spec.id;
     e.instrument_status.status = InstrumentStatus::kTrading;

@@ -34,7 +34,7 @@ int64_t pow10(int n) {
 bool valid_side(Side s) { return s == Side::kBuy || s == Side::kSell; }
 bool valid_type(OrderType t) { return static_cast<uint8_t>(t) >= 1 && static_cast<uint8_t>(t) <= 4; }
 bool valid_tif(TimeInForce t) { return static_cast<uint8_t>(t) >= 1 && static_cast<uint8_t>(t) <= 5; }
-bool valid_status(InstrumentStatus s) { return static_cast<uint8_t>(s) >= 1 && static_cast<uint8_t>(s) <= 3; }
+bool valid_status(InstrumentStatus s) { return static_cast<uint8_t>(s) >= 1 && static_cast<uint8_t>(s) <= 5; }
 bool resting_tif(TimeInForce t) { return t == TimeInForce::kGtc || t == TimeInForce::kDay || t == TimeInForce::kGtd; }
 bool has_limit_price(OrderType t) { return t == OrderType::kLimit || t == OrderType::kStopLimit; }
 bool is_stop(OrderType t) { return t == OrderType::kStopLimit || t == OrderType::kStopMarket; }
@@ -470,12 +470,16 @@ void Engine::Impl::execute(uint32_t oi, Price limit) {
 }
 
 bool Engine::Impl::fok_fillable(const Order& o, Price limit) const {
-  const detail::PriceLadder& opp = instrument_state(o.instrument)->book.ladder(opposite(o.side));
+  const InstrumentState& in = *instrument_state(o.instrument);
+  const detail::PriceLadder& opp = in.book.ladder(opposite(o.side));
   Qty sum{};
   const Qty need = o.leaves();
   for (std::size_t rank = 0; rank < opp.size(); ++rank) {
     const detail::LevelRef& ref = opp.at_rank(rank);
     if (o.side == Side::kBuy ? ref.price > limit : ref.price < limit) break;
+    // A level the breaker would refuse does not count: the FOK is killed
+    // rather than filled in part before a halt.
+    if (in.circuits.breaker_bps && !within_breaker(in, ref.price)) break;
     for (uint32_t pi = levels_[ref.level].head; pi != kNil; pi = orders_[pi].next) {
       const Order& p = orders_[pi];
       if (p.account == o.account) {
@@ -513,22 +517,22 @@ bool Engine::Impl::match(uint32_t oi, Price limit) {
       }
     }
     // The breaker halts the instrument rather than let this fill happen;
-    // what the order filled before stays, the rest is cancelled.
-    if (in.circuits.breaker_bps && !breaker_allows(in, best.price)) {
+    // what the order filled before stays, the rest is cancelled (also for an
+    // order that reaches a book the breaker halted earlier in the command).
+    if (in.spec.status != InstrumentStatus::kTrading || (in.circuits.breaker_bps && !breaker_allows(in, best.price))) {
       cancel(oi, CancelReason::kCircuitBreaker);
       return false;
     }
-    trade(oi, pi, best.level);
+    trade(oi, pi, best.level, best.price);
   }
   return true;
 }
 
-void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
+void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li, Price px) {
   Order& a = orders_[ai];
   Order& p = orders_[pi];
   InstrumentState& in = *instrument_state(a.instrument);
   const Qty f = std::min(a.leaves(), p.leaves());
-  const Price px = p.price;
   int64_t n;
   // Fits: the buy side's notional at a price >= px was checked at entry.
   if (!notional(in, px, f, &n)) engine_panic("trade notional overflow");
@@ -586,10 +590,7 @@ void Engine::Impl::trade(uint32_t ai, uint32_t pi, uint32_t li) {
   in.last_price = px;
   in.mark_dirty = true;
   if (in.circuits.breaker_bps) record_breaker_price(in);
-  if (traded_instrument_ != a.instrument) {
-    if (traded_instrument_) also_traded_.push_back(traded_instrument_.value);
-    traded_instrument_ = a.instrument;
-  }
+  note_stop_check(a.instrument);
   if (p.leaves() == Qty{}) {
     unlink_from_level(pi);
     finish(pi);
@@ -609,9 +610,10 @@ void Engine::Impl::run_triggers() {
 }
 
 void Engine::Impl::run_triggers_in(InstrumentState& in) {
-  // Halted (the breaker tripped in this command): stops wait for trading.
-  if (in.spec.status != InstrumentStatus::kTrading) return;
   for (;;) {
+    // Halted (the breaker tripped in this command, maybe on a stop just
+    // triggered): the other stops wait for trading; resuming checks them.
+    if (in.spec.status != InstrumentStatus::kTrading || in.last_price.value == 0) return;
     const Price last = in.last_price;
     const detail::StopRef* b = in.book.buy_stops.first_triggered(last);
     const detail::StopRef* s = in.book.sell_stops.first_triggered(last);
@@ -682,6 +684,7 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
   if (in.spec.external) return refuse(RejectReason::kInstrumentExternal);
   if (in.spec.status == InstrumentStatus::kHalted) return refuse(RejectReason::kInstrumentHalted);
   if (in.spec.status == InstrumentStatus::kClosed) return refuse(RejectReason::kInstrumentClosed);
+  if (in.spec.status == InstrumentStatus::kSessionClosed) return refuse(RejectReason::kSessionClosed);
   if (!valid_side(p.side) || !valid_type(p.type) || !valid_tif(p.tif) || static_cast<uint8_t>(p.stp) > 3 ||
       p.post_only > 1 || static_cast<uint8_t>(p.product) > 1) {
     return refuse(RejectReason::kInvalidOrder);
@@ -690,6 +693,9 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
     return refuse(RejectReason::kInvalidTimeInForce);
   }
   if (p.type == OrderType::kStopMarket && !resting_tif(p.tif)) return refuse(RejectReason::kInvalidTimeInForce);
+  if (in.spec.status == InstrumentStatus::kPreOpen && (p.type == OrderType::kMarket || !resting_tif(p.tif))) {
+    return refuse(RejectReason::kPreOpenOrderType);
+  }
   if (p.post_only && !(p.type == OrderType::kLimit && resting_tif(p.tif))) {
     return refuse(RejectReason::kPostOnlyNotAllowed);
   }
@@ -835,6 +841,10 @@ void Engine::Impl::place_order(const PlaceOrder& p) {
     in.book.stops(o.side).insert({o.stop_price, o.id, oi});
     return;
   }
+  if (in.spec.status == InstrumentStatus::kPreOpen) {  // collected for the opening auction
+    rest(oi);
+    return;
+  }
   Price limit = o.price;
   if (o.type == OrderType::kMarket) limit = o.side == Side::kBuy ? hold_price : band_low(in);
   execute(oi, limit);
@@ -871,6 +881,7 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   const InstrumentSpec& spec = in.spec;
   if (spec.status == InstrumentStatus::kHalted) return refuse(RejectReason::kInstrumentHalted);
   if (spec.status == InstrumentStatus::kClosed) return refuse(RejectReason::kInstrumentClosed);
+  if (spec.status == InstrumentStatus::kSessionClosed) return refuse(RejectReason::kSessionClosed);
   if (a.new_price < Price{} || a.new_stop_price < Price{}) return refuse(RejectReason::kInvalidPrice);
   if (a.new_qty < Qty{}) return refuse(RejectReason::kQtyBelowMin);
   const bool pending = o.state == OrderState::kPendingTrigger;
@@ -1001,7 +1012,11 @@ void Engine::Impl::amend_order(const AmendOrder& a) {
   e.amended.instrument = o.instrument;
   e.amended.priority_kept = priority_kept ? 1 : 0;
 
-  if (reenter) execute(oi, o.price);
+  if (reenter && spec.status == InstrumentStatus::kPreOpen) {
+    rest(oi);  // no matching before the opening auction
+  } else if (reenter) {
+    execute(oi, o.price);
+  }
 }
 
 void Engine::Impl::cancel_all(const CancelAll& c) {
@@ -1132,16 +1147,22 @@ void Engine::Impl::set_instrument_status(const SetInstrumentStatus& s) {
   InstrumentState* in = instrument_state(s.instrument);
   if (in == nullptr) return refuse(RejectReason::kUnknownInstrument);
   if (!valid_status(s.status)) return refuse(RejectReason::kInvalidCommand);
+  bool breaker_halted = false;
   if (in->resume_at) {  // an operator's status replaces the breaker's halt
     breaker_resumes_.erase({in->resume_at, s.instrument.value});
     in->resume_at = 0;
     in->breaker_reopen = true;
+    breaker_halted = true;
   }
+  const InstrumentStatus before = in->spec.status;
   in->spec.status = s.status;
   in->mark_dirty = true;  // a liquidation that waited for trading to resume is retried
   Event& e = emit(EventType::kInstrumentStatusChanged);
   e.instrument_status.instrument = s.instrument;
   e.instrument_status.status = s.status;
+  if (before == InstrumentStatus::kPreOpen && s.status == InstrumentStatus::kTrading) opening_auction(*in);
+  // Stops the fills before a breaker trip crossed were left waiting.
+  if (breaker_halted && s.status == InstrumentStatus::kTrading) note_stop_check(s.instrument);
   if (s.status == InstrumentStatus::kClosed) {
     collect_instrument_orders(s.instrument, false);
     for (const uint32_t oi : scratch_) cancel(oi, CancelReason::kInstrumentClosed);

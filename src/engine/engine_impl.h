@@ -188,6 +188,9 @@ class Engine::Impl {
   void cancel_after(const CancelAfter& c);
   void set_account_limits(const SetAccountLimits& l);
   void set_loss_limit(const SetLossLimit& l);
+  // Sessions (auction.cpp): uncrosses a book collected in pre-open at one
+  // price, once it trades again.
+  void opening_auction(InstrumentState& in);
   // Circuits (circuits.cpp).
   void set_circuit_limits(const SetCircuitLimits& c);
   // kNone if `c` may be `in`'s circuits (also used by restore()).
@@ -198,6 +201,15 @@ class Engine::Impl {
   // False (and the breaker tripped: the instrument halts) when a trade at
   // `price` now would move past the breaker.
   bool breaker_allows(InstrumentState& in, Price price);
+  // Whether a fill at `price` now is within the breaker (no trip).
+  bool within_breaker(const InstrumentState& in, Price price) const;
+  // The instrument's pending stops are checked at the end of the command.
+  void note_stop_check(InstrumentId id) {
+    if (traded_instrument_ != id) {
+      if (traded_instrument_) also_traded_.push_back(traded_instrument_.value);
+      traded_instrument_ = id;
+    }
+  }
   void record_breaker_price(InstrumentState& in);
   void resume_breaker_halts(Timestamp now);
   // kNone, or why the account's limits refuse an order of `qty` (total)
@@ -251,7 +263,9 @@ class Engine::Impl {
   void execute(uint32_t oi, Price limit);
   bool fok_fillable(const Order& o, Price limit) const;
   bool match(uint32_t oi, Price limit);
-  void trade(uint32_t ai, uint32_t pi, uint32_t li);
+  // A fill of aggressor `ai` against passive `pi` (resting at level `li`) at
+  // `px`: the passive's price, or the opening auction's.
+  void trade(uint32_t ai, uint32_t pi, uint32_t li, Price px);
   void rest(uint32_t oi);
   // Would `add` more open quantity at (side, price) still fit in int64?
   // `own` is quantity of the order itself already counted there.

@@ -421,6 +421,7 @@ void Engine::Impl::close_position(AccountId account, InstrumentId instrument, Li
     place_order(p);
     l = find_line(a, instrument);
     if (l->pos.qty == before) break;  // nothing to trade against
+    if (in.spec.status != InstrumentStatus::kTrading) break;  // the breaker tripped: retried once it trades
   }
   liquidating_ = false;
 }

@@ -82,6 +82,8 @@ const char* reject_reason_name(RejectReason r) {
     case RejectReason::kDailyLossLimit: return "DAILY_LOSS_LIMIT";
     case RejectReason::kPriceOutsideCircuit: return "PRICE_OUTSIDE_CIRCUIT";
     case RejectReason::kInvalidCircuit: return "INVALID_CIRCUIT";
+    case RejectReason::kSessionClosed: return "SESSION_CLOSED";
+    case RejectReason::kPreOpenOrderType: return "PRE_OPEN_ORDER_TYPE";
   }
   return "UNKNOWN";
 }

@@ -584,11 +584,12 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
       }
     }
   }
-  // Every order is now resting or pending, no book is crossed; anything else
-  // is a corrupt snapshot.
+  // Every order is now resting or pending, no book is crossed (but one
+  // collecting orders for its opening auction); anything else is a corrupt
+  // snapshot.
   bool consistent = r.done();
   for (const auto& in : instruments_) {
-    if (in && !in->book.bids.empty() && !in->book.asks.empty() &&
+    if (in && in->spec.status != InstrumentStatus::kPreOpen && !in->book.bids.empty() && !in->book.asks.empty() &&
         in->book.bids.best().price >= in->book.asks.best().price) {
       consistent = false;
     }

@@ -121,6 +121,14 @@ Problem problem_from_reject(RejectReason reason) {
       p.status = 422;
       p.detail = "the account's max daily loss is reached: MARGIN orders must reduce positions until the day ends (UTC)";
       break;
+    case RejectReason::kSessionClosed:
+      p.status = 422;
+      p.detail = "this instrument's market is between sessions; orders are taken from its pre-open or open";
+      break;
+    case RejectReason::kPreOpenOrderType:
+      p.status = 422;
+      p.detail = "in pre-open only orders that can rest are taken (LIMIT or stop, GTC/DAY/GTD): no MARKET, IOC or FOK";
+      break;
     case RejectReason::kPriceOutsideCircuit:
       p.status = 422;
       p.detail = "the price is outside the instrument's lower and upper circuit";

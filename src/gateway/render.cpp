@@ -22,6 +22,8 @@ const char* instrument_status_name(InstrumentStatus s) {
     case InstrumentStatus::kTrading: return "TRADING";
     case InstrumentStatus::kHalted: return "HALTED";
     case InstrumentStatus::kClosed: return "CLOSED";
+    case InstrumentStatus::kPreOpen: return "PRE_OPEN";
+    case InstrumentStatus::kSessionClosed: return "SESSION_CLOSED";
   }
   return "UNKNOWN";
 }

@@ -23,14 +23,16 @@ constexpr std::size_t kMaxCalculatorOrders = 50;
 Price band_high(const marketdata::InstrumentInfo& i) {
   const Int128 ref = (i.last_price.value ? i.last_price : i.spec.reference_price).value;
   const Int128 tick = i.spec.tick_size.value;
-  const Int128 high = ref * (10'000 + i.spec.band_bps) / (10'000 * tick) * tick;
+  Int128 high = ref * (10'000 + i.spec.band_bps) / (10'000 * tick) * tick;
+  if (i.circuits.upper.value && high > i.circuits.upper.value) high = i.circuits.upper.value;  // clipped, as the engine's
   return Price{static_cast<int64_t>(std::min<Int128>(high, INT64_MAX / 2))};
 }
 Price band_low(const marketdata::InstrumentInfo& i) {
   const Int128 ref = (i.last_price.value ? i.last_price : i.spec.reference_price).value;
   const Int128 tick = i.spec.tick_size.value;
   const Int128 den = 10'000 * tick;
-  const Int128 low = (ref * (10'000 - i.spec.band_bps) + den - 1) / den * tick;
+  Int128 low = (ref * (10'000 - i.spec.band_bps) + den - 1) / den * tick;
+  if (i.circuits.lower.value && low < i.circuits.lower.value) low = i.circuits.lower.value;
   return Price{static_cast<int64_t>(std::max<Int128>(low, tick))};
 }
 

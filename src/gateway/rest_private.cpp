@@ -834,7 +834,9 @@ void RestApi::post_instrument_status(const std::shared_ptr<Call>& call) {
   if (status == "TRADING") s.status = InstrumentStatus::kTrading;
   else if (status == "HALTED") s.status = InstrumentStatus::kHalted;
   else if (status == "CLOSED") s.status = InstrumentStatus::kClosed;
-  else return call->fail(422, "INVALID_STATUS", "status: TRADING, HALTED or CLOSED");
+  else if (status == "PRE_OPEN") s.status = InstrumentStatus::kPreOpen;
+  else if (status == "SESSION_CLOSED") s.status = InstrumentStatus::kSessionClosed;
+  else return call->fail(422, "INVALID_STATUS", "status: TRADING, HALTED, CLOSED, PRE_OPEN or SESSION_CLOSED");
   submit(call, Command::set_instrument_status(s), [this, call](const CommandOutcome& o) { reply_admin(call, o, 200); });
 }
 
@@ -988,8 +990,8 @@ void RestApi::post_instrument_circuits(const std::shared_ptr<Call>& call) {
   SetCircuitLimits c{};
   c.instrument = info->spec.id;
   int64_t lower = 0, upper = 0, bps = 0, window = 0, cooloff = 0;
-  decimal_field(body, "lower", info->spec.price_scale, false, &lower);
-  decimal_field(body, "upper", info->spec.price_scale, false, &upper);
+  decimal_field(body, "lower", info->spec.price_scale, false, &lower, false);  // "0": off
+  decimal_field(body, "upper", info->spec.price_scale, false, &upper, false);
   body.integer("breaker_bps", &bps);
   body.integer("window_s", &window);
   body.integer("cooloff_s", &cooloff);

@@ -149,7 +149,10 @@ void MarketView::apply(const Event& e) {
         m->info.spec.status = e.instrument_status.status;
         // A breaker halt is followed by its own status event; any other
         // status change ends it.
-        if (e.instrument_status.status != InstrumentStatus::kHalted) m->info.halted_until = 0;
+        if (e.instrument_status.status != InstrumentStatus::kHalted ||
+            e.cause.type == CommandType::kSetInstrumentStatus) {
+          m->info.halted_until = 0;  // an operator's status ends the breaker's halt too
+        }
         m->info.version = e.cause.seq;
       }
       break;

@@ -31,6 +31,17 @@ CancelReason cancel_reason(const std::vector<Event>& events, uint64_t order_id) 
 
 std::size_t trades(const std::vector<Event>& events) { return of_type(events, EventType::kTrade).size(); }
 
+// Whether a fill at `price` now would pass the breaker: a FOK buy at that
+// price against an ask there says so without tripping it (a FOK the
+// breaker would refuse is killed), and leaves the book as it was.
+bool within(Market& m, int64_t price) {
+  const uint64_t ask = accepted_id(m.place({.account = 1, .side = Side::kSell, .price = price, .qty = 1}));
+  const auto events = m.place({.account = 2, .side = Side::kBuy, .price = price, .qty = 1, .tif = TimeInForce::kFok});
+  const bool filled = of_type(events, EventType::kTrade).size() == 1;
+  if (!filled) m.cancel(1, ask);
+  return filled;
+}
+
 TEST(Circuits, StaticLimitsRefuseOrdersAndCancelThoseOutside) {
   Market m;
   const uint64_t far_ask = accepted_id(m.place({.account = 1, .side = Side::kSell, .price = 10'700, .qty = 2}));
@@ -159,6 +170,72 @@ TEST(Circuits, AHaltSurvivesASnapshotAndResumesTheSame) {
   }
   EXPECT_EQ(m.engine.instrument(kXyzUsd)->spec.status, InstrumentStatus::kTrading);
   EXPECT_EQ(copy.engine.state_hash(), m.engine.state_hash());
+}
+
+TEST(Circuits, TheWindowBoundaryIsExact) {
+  Market m;
+  ASSERT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(0, 0, 500, 10, 5)))), RejectReason::kNone);
+  auto trade_at = [&](int64_t price) {
+    m.place({.account = 1, .side = Side::kSell, .price = price, .qty = 1});
+    return m.place({.account = 2, .side = Side::kBuy, .price = price, .qty = 1});
+  };
+  // Second s: a trade at 104.00 (4% from the reference 100.00).
+  ASSERT_EQ(trades(trade_at(10'400)), 1u);
+  // At s + 9 the anchor is still the end of second s − 1 (100.00): 106.00 is 6%.
+  m.advance(9 * kSecond);
+  EXPECT_FALSE(within(m, 10'600));
+  EXPECT_TRUE(within(m, 10'500));
+  // At s + 10 it is the end of second s: 104.00, and 109.00 is 4.8% away.
+  m.advance(kSecond);
+  EXPECT_TRUE(within(m, 10'900));
+  // (Each probe that fills is a trade: the last price is now 109.00.) After
+  // an idle gap longer than the window the anchor is that last price.
+  m.advance(100 * kSecond);
+  EXPECT_TRUE(within(m, 11'400));   // 4.6% from 109.00
+  EXPECT_FALSE(within(m, 11'500));  // 5.5%, even after the 114.00 trade this second
+}
+
+TEST(Circuits, AFillOrKillIsKilledRatherThanFilledInPartBeforeATrip) {
+  Market m;
+  ASSERT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(0, 0, 500, 60, 30)))), RejectReason::kNone);
+  m.place({.account = 1, .side = Side::kSell, .price = 10'100, .qty = 1});
+  m.place({.account = 1, .side = Side::kSell, .price = 10'600, .qty = 1});
+  const auto events =
+      m.place({.account = 2, .side = Side::kBuy, .price = 10'600, .qty = 2, .tif = TimeInForce::kFok});
+  EXPECT_EQ(trades(events), 0u);
+  EXPECT_EQ(first(events, EventType::kCircuitBreakerTripped), nullptr);
+  EXPECT_EQ(cancel_reason(events, accepted_id(events)), CancelReason::kFillOrKill);
+  EXPECT_EQ(m.engine.instrument(kXyzUsd)->spec.status, InstrumentStatus::kTrading);
+}
+
+TEST(Circuits, StopsCrossedBeforeATripFireWhenTradingResumes) {
+  Market m;
+  ASSERT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(0, 0, 500, 60, 30)))), RejectReason::kNone);
+  // A buy stop at 101.00; its trigger comes from a fill at 102.00 just before a trip.
+  const uint64_t stop = accepted_id(m.place({.account = 3, .side = Side::kBuy, .price = 10'300, .qty = 1,
+                                             .type = OrderType::kStopLimit, .stop_price = 10'100}));
+  ASSERT_NE(stop, 0u);
+  m.place({.account = 1, .side = Side::kSell, .price = 10'200, .qty = 1});
+  m.place({.account = 1, .side = Side::kSell, .price = 10'700, .qty = 1});
+  auto events = m.place({.account = 2, .side = Side::kBuy, .price = 10'700, .qty = 2});
+  ASSERT_EQ(trades(events), 1u);
+  ASSERT_NE(first(events, EventType::kCircuitBreakerTripped), nullptr);
+  EXPECT_EQ(first(events, EventType::kOrderTriggered), nullptr);  // halted: the stop waits
+  m.place({.account = 1, .side = Side::kSell, .price = 10'300, .qty = 1});  // refused (halted), nothing changes
+  m.advance(30 * kSecond);
+  events = m.run(Command::heartbeat());
+  const Event* triggered = first(events, EventType::kOrderTriggered);
+  ASSERT_NE(triggered, nullptr);
+  EXPECT_EQ(triggered->triggered.order_id.value, stop);
+  // Each tripped command emits one trip, however many orders it touched.
+  EXPECT_EQ(of_type(events, EventType::kCircuitBreakerTripped).size(), 0u);
+}
+
+TEST(Circuits, LimitsMustContainTheReferencePrice) {
+  Market m;  // reference 100.00
+  EXPECT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(5'000, 8'000)))), RejectReason::kInvalidCircuit);
+  EXPECT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(10'100, 0)))), RejectReason::kInvalidCircuit);
+  EXPECT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(10'000, 10'000)))), RejectReason::kNone);
 }
 
 }  // namespace

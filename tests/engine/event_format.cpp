@@ -110,6 +110,10 @@ class Fields {
         return "HALTED";
       case InstrumentStatus::kClosed:
         return "CLOSED";
+      case InstrumentStatus::kPreOpen:
+        return "PRE_OPEN";
+      case InstrumentStatus::kSessionClosed:
+        return "SESSION_CLOSED";
     }
     return "?";
   }

@@ -677,7 +677,7 @@ Command RandomCommandGenerator::gen_status() {
   s.status = roll < 70   ? InstrumentStatus::kHalted
              : roll < 85 ? InstrumentStatus::kClosed
              : roll < 95 ? InstrumentStatus::kTrading
-                         : static_cast<InstrumentStatus>(chance(0.5) ? 0 : 4);
+                         : static_cast<InstrumentStatus>(chance(0.5) ? 0 : 6);  // 4, 5: sessions (not modelled)
   return Command::set_instrument_status(s);
 }
 

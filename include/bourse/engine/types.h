@@ -14,7 +14,11 @@ enum class OrderType : uint8_t { kLimit = 1, kMarket = 2, kStopLimit = 3, kStopM
 enum class TimeInForce : uint8_t { kGtc = 1, kIoc = 2, kFok = 3, kDay = 4, kGtd = 5 };
 // kAccountDefault on an order means "use the account's configured mode".
 enum class StpMode : uint8_t { kAccountDefault = 0, kCancelNewest = 1, kCancelOldest = 2, kCancelBoth = 3 };
-enum class InstrumentStatus : uint8_t { kTrading = 1, kHalted = 2, kClosed = 3 };
+// kPreOpen: orders are collected (resting ones only) without matching; the
+// change to kTrading runs the opening auction. kSessionClosed: between
+// sessions, like kHalted for order entry but its own code (docs/engine.md,
+// "Sessions"). kClosed cancels every order (the instrument is retired).
+enum class InstrumentStatus : uint8_t { kTrading = 1, kHalted = 2, kClosed = 3, kPreOpen = 4, kSessionClosed = 5 };
 // CASH: fully funded, settles in the assets (holds on entry). MARGIN:
 // leveraged and may short; settles as a position per instrument against the
 // venue's margin pool, backed by the account's collateral in the quote asset.
@@ -73,6 +77,8 @@ enum class RejectReason : uint8_t {
   kDailyLossLimit = 42,       // the account lost its max daily loss today: MARGIN orders must reduce
   kPriceOutsideCircuit = 43,  // the price is below the instrument's lower or above its upper circuit
   kInvalidCircuit = 44,       // SetCircuitLimits breaks a rule (order of limits, tick, breaker ranges)
+  kSessionClosed = 45,        // the instrument's market is between sessions
+  kPreOpenOrderType = 46,     // in pre-open only orders that can rest are taken (no MARKET, IOC or FOK)
 };
 
 // Why a live order stopped being live without filling. Stable codes.

@@ -1,0 +1,129 @@
+#include "app/sessions.h"
+
+#include <chrono>
+
+#include "bourse/core/log.h"
+
+namespace bourse::app {
+namespace {
+
+constexpr int64_t kNanosPerMinute = 60'000'000'000;
+constexpr int64_t kMinutesPerDay = 24 * 60;
+constexpr Timestamp kAskAgainAfter = 5'000'000'000;  // a lost or refused command is asked for again
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0) ? 1 : 0); }
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = floor_div(y, 400);
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+bool parse_date(const std::string& t, int64_t* days) {
+  if (t.size() != 10 || t[4] != '-' || t[7] != '-') return false;
+  for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u}) {
+    if (t[i] < '0' || t[i] > '9') return false;
+  }
+  const int y = std::stoi(t.substr(0, 4));
+  const unsigned m = static_cast<unsigned>(std::stoi(t.substr(5, 2)));
+  const unsigned d = static_cast<unsigned>(std::stoi(t.substr(8, 2)));
+  static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (m < 1 || m > 12 || d < 1 || d > kDays[m - 1] || (m == 2 && d == 29 && !leap)) return false;
+  *days = days_from_civil(y, m, d);
+  return true;
+}
+
+int weekday_index(const std::string& name) {
+  static const char* kNames[] = {"MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"};
+  for (int i = 0; i < 7; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  return -1;
+}
+
+SessionPhase session_phase(const SessionSchedule& s, Timestamp utc) {
+  const int64_t local_minutes = floor_div(utc, kNanosPerMinute) + s.utc_offset_minutes;
+  const int64_t day = floor_div(local_minutes, kMinutesPerDay);
+  const int64_t minute = local_minutes - day * kMinutesPerDay;
+  const auto weekday = static_cast<std::size_t>(((day % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
+  if (!s.days[weekday] || s.holidays.count(day)) return SessionPhase::kClosed;
+  if (minute >= s.open_minute && minute < s.close_minute) return SessionPhase::kOpen;
+  if (s.pre_open_minute >= 0 && minute >= s.pre_open_minute && minute < s.open_minute) return SessionPhase::kPreOpen;
+  return SessionPhase::kClosed;
+}
+
+SessionScheduler::SessionScheduler(EngineService& service, const marketdata::MarketView& market, Clock& clock,
+                                   std::vector<SessionSchedule> schedules)
+    : service_(service), market_(market), clock_(clock), schedules_(std::move(schedules)) {}
+
+SessionScheduler::~SessionScheduler() { stop(); }
+
+void SessionScheduler::start() {
+  if (schedules_.empty()) return;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      tick();
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+    }
+  });
+}
+
+void SessionScheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t SessionScheduler::tick() {
+  const Timestamp now = clock_.now();
+  std::size_t submitted = 0;
+  for (const SessionSchedule& s : schedules_) {
+    const SessionPhase phase = session_phase(s, now);
+    const InstrumentStatus want = phase == SessionPhase::kOpen      ? InstrumentStatus::kTrading
+                                  : phase == SessionPhase::kPreOpen ? InstrumentStatus::kPreOpen
+                                                                    : InstrumentStatus::kSessionClosed;
+    for (const std::string& symbol : s.symbols) {
+      const auto info = market_.instrument(symbol);
+      if (!info) continue;  // not created yet
+      const InstrumentStatus is = info->spec.status;
+      const uint32_t id = info->spec.id.value;
+      // DAY orders end with the session, also when a halt runs over the close.
+      const bool leaving_session = want != InstrumentStatus::kTrading;
+      const bool managed = is == InstrumentStatus::kTrading || is == InstrumentStatus::kPreOpen ||
+                           is == InstrumentStatus::kSessionClosed;
+      const bool halted_over_close = leaving_session && is == InstrumentStatus::kHalted;
+      if (is == want || (!managed && !halted_over_close)) continue;
+      auto& [asked, at] = asked_[id];
+      if (asked == want && now - at < kAskAgainAfter) continue;  // on its way
+      if (halted_over_close && asked == want) continue;           // its DAY orders already went
+      if (leaving_session && is != InstrumentStatus::kSessionClosed) {
+        service_.submit(Command::expire_day_orders({info->spec.id, 0}), nullptr);
+        ++submitted;
+      }
+      if (managed) {
+        service_.submit(Command::set_instrument_status({info->spec.id, want}), nullptr);
+        ++submitted;
+        log_line(LogLevel::kInfo, "sessions", "%s: %s", symbol.c_str(),
+                 want == InstrumentStatus::kTrading ? "open" : want == InstrumentStatus::kPreOpen ? "pre-open" : "closed");
+      }
+      asked = want;
+      at = now;
+    }
+  }
+  return submitted;
+}
+
+}  // namespace bourse::app
