@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -274,6 +276,7 @@ bool read_sessions(const toml::array* list, const std::string& path, std::vector
     if (const toml::node* n = t->get("days"); n && (days.clear(), !strings(n, &days))) {
       return fail("sessions.days must be an array of MON..SUN");
     }
+    if (days.empty()) return fail("sessions.days: at least one day (a market that never opens needs no calendar)");
     for (const std::string& d : days) {
       const int i = weekday_index(d);
       if (i < 0) return fail("sessions.days: unknown day \"" + d + "\" (MON..SUN)");
@@ -287,6 +290,13 @@ bool read_sessions(const toml::array* list, const std::string& path, std::vector
       int64_t day = 0;
       if (!parse_date(h, &day)) return fail("sessions.holidays: \"" + h + "\" is not a YYYY-MM-DD date");
       s.holidays.insert(day);
+    }
+    for (const SessionSchedule& other : *out) {
+      for (const std::string& sym : s.symbols) {
+        if (std::find(other.symbols.begin(), other.symbols.end(), sym) != other.symbols.end()) {
+          return fail("sessions: " + sym + " is in two calendars");
+        }
+      }
     }
     out->push_back(std::move(s));
   }

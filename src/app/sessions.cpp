@@ -97,28 +97,42 @@ std::size_t SessionScheduler::tick() {
                                                                     : InstrumentStatus::kSessionClosed;
     for (const std::string& symbol : s.symbols) {
       const auto info = market_.instrument(symbol);
-      if (!info) continue;  // not created yet
+      if (!info) {
+        if (unknown_.insert(symbol).second) {
+          log_line(LogLevel::kWarn, "sessions", "%s: no such instrument (yet); its calendar waits for it", symbol.c_str());
+        }
+        continue;
+      }
       const InstrumentStatus is = info->spec.status;
       const uint32_t id = info->spec.id.value;
-      // DAY orders end with the session, also when a halt runs over the close.
       const bool leaving_session = want != InstrumentStatus::kTrading;
+      // A breaker halt is the calendar's to end at the close; an operator's
+      // halt is left alone (only its DAY orders go), and CLOSED too.
+      const bool breaker_halt = is == InstrumentStatus::kHalted && info->halted_until != 0;
       const bool managed = is == InstrumentStatus::kTrading || is == InstrumentStatus::kPreOpen ||
-                           is == InstrumentStatus::kSessionClosed;
-      const bool halted_over_close = leaving_session && is == InstrumentStatus::kHalted;
-      if (is == want || (!managed && !halted_over_close)) continue;
+                           is == InstrumentStatus::kSessionClosed || (breaker_halt && leaving_session);
+      const bool operator_halt_over_close = leaving_session && is == InstrumentStatus::kHalted && !breaker_halt;
+      if (is == want || (!managed && !operator_halt_over_close)) continue;
       auto& [asked, at] = asked_[id];
       if (asked == want && now - at < kAskAgainAfter) continue;  // on its way
-      if (halted_over_close && asked == want) continue;           // its DAY orders already went
-      if (leaving_session && is != InstrumentStatus::kSessionClosed) {
-        service_.submit(Command::expire_day_orders({info->spec.id, 0}), nullptr);
+      if (operator_halt_over_close && asked == want) continue;    // its DAY orders already went
+      bool ok = true;
+      // SESSION_CLOSED expires DAY orders itself (in the engine, atomically);
+      // a new pre-open after a close this process did not see, and a close
+      // during an operator's halt, send the expiry on their own.
+      const bool expire_first = (want == InstrumentStatus::kPreOpen && is == InstrumentStatus::kTrading) ||
+                                operator_halt_over_close;
+      if (expire_first) {
+        ok &= service_.submit(Command::expire_day_orders({info->spec.id, 0}), nullptr);
         ++submitted;
       }
-      if (managed) {
-        service_.submit(Command::set_instrument_status({info->spec.id, want}), nullptr);
+      if (managed && ok) {
+        ok &= service_.submit(Command::set_instrument_status({info->spec.id, want}), nullptr);
         ++submitted;
         log_line(LogLevel::kInfo, "sessions", "%s: %s", symbol.c_str(),
                  want == InstrumentStatus::kTrading ? "open" : want == InstrumentStatus::kPreOpen ? "pre-open" : "closed");
       }
+      if (!ok) continue;  // the queue was full: asked again at the next tick
       asked = want;
       at = now;
     }

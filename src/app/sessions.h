@@ -5,10 +5,10 @@
 // its phase calls for, through ordinary engine commands:
 //   pre-open → PRE_OPEN (orders collected, no matching),
 //   open     → TRADING (from PRE_OPEN the engine runs the opening auction),
-//   closed   → SESSION_CLOSED, after ExpireDayOrders when it was trading.
-// It only moves instruments that are in one of those three statuses: an
-// operator's or the circuit breaker's HALTED, and CLOSED, are left alone
-// (DAY orders still expire at the close).
+//   closed   → SESSION_CLOSED (the engine expires DAY orders with it).
+// It moves instruments in one of those three statuses, and ends a circuit
+// breaker's halt at the close; an operator's HALTED and CLOSED are left
+// alone (at the close their DAY orders still expire).
 #pragma once
 
 #include <array>
@@ -46,6 +46,7 @@ class SessionScheduler {
   // What was last asked of each instrument and when: not asked again while
   // the command is on its way (the market view lags the engine slightly).
   std::map<uint32_t, std::pair<InstrumentStatus, Timestamp>> asked_;
+  std::set<std::string> unknown_;  // symbols warned about
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

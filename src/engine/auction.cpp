@@ -14,9 +14,18 @@ using detail::InstrumentState;
 using detail::kNil;
 
 void Engine::Impl::opening_auction(InstrumentState& in) {
+  // Self-trade cancels can leave the book crossed at the chosen price: then
+  // it is priced and uncrossed again. Each pass fills or cancels at least one
+  // order (the price lies between the best ask and the best bid).
+  bool traded = false;
+  while (uncross_once(in, &traded)) {
+  }
+}
+
+bool Engine::Impl::uncross_once(InstrumentState& in, bool* traded) {
   detail::PriceLadder& bids = in.book.bids;
   detail::PriceLadder& asks = in.book.asks;
-  if (bids.empty() || asks.empty() || bids.best().price < asks.best().price) return;
+  if (bids.empty() || asks.empty() || bids.best().price < asks.best().price) return false;
   const Price high = bids.best().price;
   const Price low = asks.best().price;
 
@@ -63,8 +72,6 @@ void Engine::Impl::opening_auction(InstrumentState& in) {
   }
   const Price px{best_price};
 
-  // The open re-anchors the breaker's window.
-  in.breaker_reopen = in.circuits.breaker_bps != 0;
   while (!bids.empty() && !asks.empty() && bids.best().price >= px && asks.best().price <= px) {
     const uint32_t bi = levels_[bids.best().level].head;
     const uint32_t si = levels_[asks.best().level].head;
@@ -77,6 +84,9 @@ void Engine::Impl::opening_auction(InstrumentState& in) {
     }
     const uint32_t aggressor_level = orders_[ai].level;
     const Qty f = std::min(orders_[ai].leaves(), orders_[pi].leaves());
+    // The open's first trade re-anchors the breaker's window on its price.
+    if (!*traded) in.breaker_reopen = in.circuits.breaker_bps != 0;
+    *traded = true;
     trade(ai, pi, orders_[pi].level, px);
     // The aggressor rests too: its level and its side's open quantity.
     Order& a = orders_[ai];
@@ -88,6 +98,7 @@ void Engine::Impl::opening_auction(InstrumentState& in) {
       finish(ai);
     }
   }
+  return true;
 }
 
 }  // namespace bourse

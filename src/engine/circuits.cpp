@@ -90,10 +90,8 @@ static int64_t anchor_of(const InstrumentState& in, int64_t now_s, int64_t last)
 
 bool Engine::Impl::within_breaker(const InstrumentState& in, Price price) const {
   if (in.breaker_reopen) return true;  // the first trade after a halt sets the new anchor
-  const Int128 anchor = anchor_of(in, seconds(cause_->timestamp), reference_price(in).value);
-  // |price − anchor| × 10,000 <= anchor × bps.
-  const Int128 move = price.value > anchor ? price.value - anchor : anchor - price.value;
-  return move * 10'000 <= anchor * in.circuits.breaker_bps;
+  return breaker_band_contains(anchor_of(in, seconds(cause_->timestamp), reference_price(in).value), price,
+                               in.circuits.breaker_bps);
 }
 
 bool Engine::Impl::breaker_allows(InstrumentState& in, Price price) {

@@ -474,12 +474,22 @@ bool Engine::Impl::fok_fillable(const Order& o, Price limit) const {
   const detail::PriceLadder& opp = in.book.ladder(opposite(o.side));
   Qty sum{};
   const Qty need = o.leaves();
+  Price reopen_anchor{};
   for (std::size_t rank = 0; rank < opp.size(); ++rank) {
     const detail::LevelRef& ref = opp.at_rank(rank);
     if (o.side == Side::kBuy ? ref.price > limit : ref.price < limit) break;
     // A level the breaker would refuse does not count: the FOK is killed
-    // rather than filled in part before a halt.
-    if (in.circuits.breaker_bps && !within_breaker(in, ref.price)) break;
+    // rather than filled in part before a halt. Right after a halt the first
+    // fill sets the anchor, so the later levels are held to it.
+    if (in.circuits.breaker_bps) {
+      if (!in.breaker_reopen) {
+        if (!within_breaker(in, ref.price)) break;
+      } else if (reopen_anchor.value == 0) {
+        reopen_anchor = ref.price;
+      } else if (!breaker_band_contains(reopen_anchor.value, ref.price, in.circuits.breaker_bps)) {
+        break;
+      }
+    }
     for (uint32_t pi = levels_[ref.level].head; pi != kNil; pi = orders_[pi].next) {
       const Order& p = orders_[pi];
       if (p.account == o.account) {
@@ -1147,12 +1157,10 @@ void Engine::Impl::set_instrument_status(const SetInstrumentStatus& s) {
   InstrumentState* in = instrument_state(s.instrument);
   if (in == nullptr) return refuse(RejectReason::kUnknownInstrument);
   if (!valid_status(s.status)) return refuse(RejectReason::kInvalidCommand);
-  bool breaker_halted = false;
   if (in->resume_at) {  // an operator's status replaces the breaker's halt
     breaker_resumes_.erase({in->resume_at, s.instrument.value});
     in->resume_at = 0;
     in->breaker_reopen = true;
-    breaker_halted = true;
   }
   const InstrumentStatus before = in->spec.status;
   in->spec.status = s.status;
@@ -1160,9 +1168,18 @@ void Engine::Impl::set_instrument_status(const SetInstrumentStatus& s) {
   Event& e = emit(EventType::kInstrumentStatusChanged);
   e.instrument_status.instrument = s.instrument;
   e.instrument_status.status = s.status;
-  if (before == InstrumentStatus::kPreOpen && s.status == InstrumentStatus::kTrading) opening_auction(*in);
-  // Stops the fills before a breaker trip crossed were left waiting.
-  if (breaker_halted && s.status == InstrumentStatus::kTrading) note_stop_check(s.instrument);
+  if (before != InstrumentStatus::kTrading && s.status == InstrumentStatus::kTrading) {
+    // A book collected in pre-open (maybe halted or closed since) is
+    // uncrossed first; then stops crossed by fills before a breaker trip.
+    opening_auction(*in);
+    note_stop_check(s.instrument);
+  }
+  if (s.status == InstrumentStatus::kSessionClosed && before != InstrumentStatus::kSessionClosed) {
+    // The session ends: its DAY orders with it, in the same command (no
+    // order can slip in between).
+    collect_instrument_orders(s.instrument, true);
+    for (const uint32_t oi : scratch_) expire(oi, ExpireReason::kDay);
+  }
   if (s.status == InstrumentStatus::kClosed) {
     collect_instrument_orders(s.instrument, false);
     for (const uint32_t oi : scratch_) cancel(oi, CancelReason::kInstrumentClosed);

@@ -191,6 +191,7 @@ class Engine::Impl {
   // Sessions (auction.cpp): uncrosses a book collected in pre-open at one
   // price, once it trades again.
   void opening_auction(InstrumentState& in);
+  bool uncross_once(InstrumentState& in, bool* traded);  // false: the book was not crossed
   // Circuits (circuits.cpp).
   void set_circuit_limits(const SetCircuitLimits& c);
   // kNone if `c` may be `in`'s circuits (also used by restore()).
@@ -201,6 +202,11 @@ class Engine::Impl {
   // False (and the breaker tripped: the instrument halts) when a trade at
   // `price` now would move past the breaker.
   bool breaker_allows(InstrumentState& in, Price price);
+  // |price − anchor| × 10,000 <= anchor × bps.
+  static bool breaker_band_contains(int64_t anchor, Price price, uint32_t bps) {
+    const Int128 move = price.value > anchor ? price.value - anchor : anchor - price.value;
+    return move * 10'000 <= static_cast<Int128>(anchor) * bps;
+  }
   // Whether a fill at `price` now is within the breaker (no trip).
   bool within_breaker(const InstrumentState& in, Price price) const;
   // The instrument's pending stops are checked at the end of the command.

@@ -41,7 +41,9 @@ Price Engine::Impl::mark_of(const InstrumentState& in) const {
     case MarkSource::kMid: {
       const detail::PriceLadder& bids = in.book.ladder(Side::kBuy);
       const detail::PriceLadder& asks = in.book.ladder(Side::kSell);
-      if (!bids.empty() && !asks.empty()) {
+      // Only a book that trades: a pre-open book can be moved for free (and crossed).
+      if (in.spec.status == InstrumentStatus::kTrading && !bids.empty() && !asks.empty() &&
+          bids.best().price < asks.best().price) {
         const int64_t b = bids.best().price.value;
         const int64_t a = asks.best().price.value;
         return Price{b / 2 + a / 2 + (b % 2 + a % 2) / 2};  // floor((b + a) / 2) without overflow

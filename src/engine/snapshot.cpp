@@ -584,12 +584,12 @@ bool Engine::Impl::restore(std::span<const unsigned char> data) {
       }
     }
   }
-  // Every order is now resting or pending, no book is crossed (but one
-  // collecting orders for its opening auction); anything else is a corrupt
-  // snapshot.
+  // Every order is now resting or pending, no trading book is crossed (one
+  // that collected orders in pre-open stays crossed until it trades again);
+  // anything else is a corrupt snapshot.
   bool consistent = r.done();
   for (const auto& in : instruments_) {
-    if (in && in->spec.status != InstrumentStatus::kPreOpen && !in->book.bids.empty() && !in->book.asks.empty() &&
+    if (in && in->spec.status == InstrumentStatus::kTrading && !in->book.bids.empty() && !in->book.asks.empty() &&
         in->book.bids.best().price >= in->book.asks.best().price) {
       consistent = false;
     }

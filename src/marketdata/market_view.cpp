@@ -149,9 +149,11 @@ void MarketView::apply(const Event& e) {
         m->info.spec.status = e.instrument_status.status;
         // A breaker halt is followed by its own status event; any other
         // status change ends it.
+        // Any other status ends a breaker halt, and so does an operator's
+        // HALTED (but not the HALTED of a trip inside that same command).
         if (e.instrument_status.status != InstrumentStatus::kHalted ||
-            e.cause.type == CommandType::kSetInstrumentStatus) {
-          m->info.halted_until = 0;  // an operator's status ends the breaker's halt too
+            (e.cause.type == CommandType::kSetInstrumentStatus && m->breaker_seq != e.cause.seq)) {
+          m->info.halted_until = 0;
         }
         m->info.version = e.cause.seq;
       }
@@ -165,6 +167,7 @@ void MarketView::apply(const Event& e) {
     case EventType::kCircuitBreakerTripped:
       if (Market* m = find(e.breaker.instrument)) {
         m->info.halted_until = e.breaker.resume_at;
+        m->breaker_seq = e.cause.seq;
         m->info.version = e.cause.seq;
       }
       break;
@@ -234,7 +237,8 @@ Price MarketView::mark_price(InstrumentId id) const {
   const Price fallback = m->info.last_price ? m->info.last_price : m->info.spec.reference_price;
   switch (m->info.margin.mark_source) {
     case MarkSource::kMid:
-      if (!m->bids.empty() && !m->asks.empty()) {
+      if (m->info.spec.status == InstrumentStatus::kTrading && !m->bids.empty() && !m->asks.empty() &&
+          m->bids.begin()->first < m->asks.begin()->first) {  // the engine's rule (margin.cpp mark_of)
         const int64_t b = m->bids.begin()->first;
         const int64_t a = m->asks.begin()->first;
         return Price{b / 2 + a / 2 + (b % 2 + a % 2) / 2};

@@ -158,6 +158,7 @@ class MarketView final : public EventListener {
   struct Market {
     InstrumentInfo info;
     std::map<int64_t, BookLevel, std::greater<>> bids;
+    Seq breaker_seq = 0;  // the command of the last breaker trip (its HALTED event follows in it)
     std::map<int64_t, BookLevel> asks;
     uint64_t book_sequence = 0;
     uint64_t book_batch = 0;  // the batch that last bumped book_sequence

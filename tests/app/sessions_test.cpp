@@ -210,14 +210,29 @@ TEST_F(SchedulerTest, PreOpenAuctionOpenAndCloseWithDayExpiry) {
 TEST_F(SchedulerTest, AnOperatorsHaltIsLeftAlone) {
   SessionScheduler scheduler(*service_, market_, clock_, {india()});
   EXPECT_EQ(status_after_tick(scheduler, at("2026-12-02", 4, 0), InstrumentStatus::kTrading), InstrumentStatus::kTrading);
+  const OrderId day = accepted(order(1, Side::kBuy, 9'500, TimeInForce::kDay));
+  ASSERT_NE(day.value, 0u);
   run(Command::set_instrument_status({InstrumentId{1}, InstrumentStatus::kHalted}));
+  for (int i = 0; i < 200 && market_.instrument("XYZ-USD")->spec.status != InstrumentStatus::kHalted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(market_.instrument("XYZ-USD")->spec.status, InstrumentStatus::kHalted);
   clock_.now_ = at("2026-12-02", 4, 1);
-  EXPECT_EQ(scheduler.tick(), 0u);
-  EXPECT_EQ(market_.instrument("XYZ-USD")->spec.status, InstrumentStatus::kHalted);
-  // At the close its DAY orders still go, once; the halt stays.
+  EXPECT_EQ(scheduler.tick(), 0u);  // still in session: nothing to do with a halt
+  // At the close its DAY orders go, once; the halt stays.
   clock_.now_ = at("2026-12-02", 10, 0);
   EXPECT_EQ(scheduler.tick(), 1u);
   EXPECT_EQ(scheduler.tick(), 0u);
+  run(Command::heartbeat());  // sequenced after the scheduler's commands: they are applied
+  CancelOrder c{};
+  c.account = AccountId{1};
+  c.order_id = day;
+  RejectReason reason = RejectReason::kNone;
+  for (const Event& e : run(Command::cancel_order(c))) {
+    if (e.type == EventType::kOrderRejected) reason = e.rejected.reason;
+  }
+  EXPECT_EQ(reason, RejectReason::kOrderNotFound);
+  EXPECT_EQ(market_.instrument("XYZ-USD")->spec.status, InstrumentStatus::kHalted);
 }
 
 }  // namespace

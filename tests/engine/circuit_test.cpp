@@ -208,6 +208,27 @@ TEST(Circuits, AFillOrKillIsKilledRatherThanFilledInPartBeforeATrip) {
   EXPECT_EQ(m.engine.instrument(kXyzUsd)->spec.status, InstrumentStatus::kTrading);
 }
 
+TEST(Circuits, AFillOrKillRightAfterAHaltIsHeldToItsFirstFill) {
+  Market m;
+  ASSERT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(0, 0, 200, 60, 30)))), RejectReason::kNone);
+  m.place({.account = 1, .side = Side::kSell, .price = 10'600, .qty = 1});
+  ASSERT_NE(first(m.place({.account = 2, .side = Side::kBuy, .price = 10'600}), EventType::kCircuitBreakerTripped),
+            nullptr);
+  m.advance(30 * kSecond);
+  m.run(Command::heartbeat());  // resumes; the next fill re-anchors
+  m.place({.account = 1, .side = Side::kSell, .price = 10'700, .qty = 1});
+  m.place({.account = 3, .side = Side::kSell, .price = 10'900, .qty = 1});
+  // A FOK for 3 would fill 106.00 (the new anchor), 107.00, then 109.00,
+  // 2.8% from 106.00 with a 2% breaker: killed whole, nothing filled or tripped.
+  const auto events =
+      m.place({.account = 2, .side = Side::kBuy, .price = 10'900, .qty = 3, .tif = TimeInForce::kFok});
+  EXPECT_EQ(trades(events), 0u);
+  EXPECT_EQ(first(events, EventType::kCircuitBreakerTripped), nullptr);
+  EXPECT_EQ(cancel_reason(events, accepted_id(events)), CancelReason::kFillOrKill);
+  // For 2 it fills: 106.00 and 107.00.
+  EXPECT_EQ(trades(m.place({.account = 2, .side = Side::kBuy, .price = 10'700, .qty = 2, .tif = TimeInForce::kFok})), 2u);
+}
+
 TEST(Circuits, StopsCrossedBeforeATripFireWhenTradingResumes) {
   Market m;
   ASSERT_EQ(rejected(m.run(Command::set_circuit_limits(circuits(0, 0, 500, 60, 30)))), RejectReason::kNone);
@@ -227,7 +248,7 @@ TEST(Circuits, StopsCrossedBeforeATripFireWhenTradingResumes) {
   const Event* triggered = first(events, EventType::kOrderTriggered);
   ASSERT_NE(triggered, nullptr);
   EXPECT_EQ(triggered->triggered.order_id.value, stop);
-  // Each tripped command emits one trip, however many orders it touched.
+  // The resume itself trips nothing.
   EXPECT_EQ(of_type(events, EventType::kCircuitBreakerTripped).size(), 0u);
 }
 

@@ -94,18 +94,83 @@ TEST(Sessions, TiesGoToTheSmallerImbalanceThenTheReference) {
   EXPECT_EQ(check_invariants(m.engine, initial_supply()), "");
 }
 
-TEST(Sessions, SessionClosedRefusesEntryButNotCancels) {
+TEST(Sessions, SessionClosedExpiresDayOrdersAndRefusesEntryButNotCancels) {
   Market m;
   const uint64_t day = accepted_id(m.place({.account = 1, .side = Side::kBuy, .price = 9'900, .tif = TimeInForce::kDay}));
   const uint64_t gtc = accepted_id(m.place({.account = 1, .side = Side::kBuy, .price = 9'800}));
-  // What the session scheduler sends at the close: DAY orders expire, GTC stay.
-  m.run(Command::expire_day_orders({kXyzUsd, 0}));
-  set_status(m, InstrumentStatus::kSessionClosed);
+  // The close: DAY orders expire in the same command, GTC ones stay.
+  const auto events = set_status(m, InstrumentStatus::kSessionClosed);
+  const Event* expired = first(events, EventType::kOrderExpired);
+  ASSERT_NE(expired, nullptr);
+  EXPECT_EQ(expired->expired.order_id.value, day);
+  EXPECT_EQ(expired->expired.reason, ExpireReason::kDay);
   EXPECT_FALSE(m.live(day));
   EXPECT_TRUE(m.live(gtc));
   EXPECT_EQ(rejected(m.place({.account = 2, .side = Side::kSell, .price = 10'000})), RejectReason::kSessionClosed);
   EXPECT_EQ(rejected(m.amend(1, gtc, 9'700, 1)), RejectReason::kSessionClosed);
   EXPECT_EQ(rejected(m.cancel(1, gtc)), RejectReason::kNone);
+}
+
+TEST(Sessions, TheImbalanceDecidesBeforeTheReference) {
+  Market m;  // reference 100.00
+  set_status(m, InstrumentStatus::kPreOpen);
+  m.place({.account = 1, .side = Side::kBuy, .price = 9'700, .qty = 2});
+  m.place({.account = 2, .side = Side::kSell, .price = 9'300, .qty = 1});
+  m.place({.account = 3, .side = Side::kSell, .price = 9'500, .qty = 1});
+  m.place({.account = 4, .side = Side::kSell, .price = 9'600, .qty = 1});
+  // 95.00, 96.00 and 97.00 all execute 2; only 95.00 leaves no imbalance,
+  // though 97.00 is closer to the reference.
+  const auto trades = of_type(set_status(m, InstrumentStatus::kTrading), EventType::kTrade);
+  ASSERT_EQ(trades.size(), 2u);
+  EXPECT_EQ(trades[0].trade.price.value, 9'500);
+  EXPECT_EQ(trades[1].trade.price.value, 9'500);
+}
+
+TEST(Sessions, ASelfTradeAtTheHeadsStillLeavesTheBookUncrossed) {
+  Market m;
+  set_status(m, InstrumentStatus::kPreOpen);
+  m.place({.account = 1, .side = Side::kBuy, .price = 10'500, .qty = 1});
+  m.place({.account = 2, .side = Side::kBuy, .price = 10'000, .qty = 10});
+  m.place({.account = 1, .side = Side::kSell, .price = 10'000, .qty = 10});
+  m.place({.account = 3, .side = Side::kSell, .price = 10'400, .qty = 5});
+  // Priced at 100.00 on whole levels; account 1's pair cancels its newer
+  // order, which leaves 105.00 against 104.00: priced and uncrossed again.
+  set_status(m, InstrumentStatus::kTrading);
+  const auto bids = m.engine.depth(kXyzUsd, Side::kBuy, 1);
+  const auto asks = m.engine.depth(kXyzUsd, Side::kSell, 1);
+  ASSERT_FALSE(bids.empty());
+  ASSERT_FALSE(asks.empty());
+  EXPECT_LT(bids[0].price, asks[0].price);
+  EXPECT_EQ(check_invariants(m.engine, initial_supply()), "");
+}
+
+TEST(Sessions, APreOpenBookHaltedOrClosedIsUncrossedWhenItTradesAgain) {
+  Market m;
+  set_status(m, InstrumentStatus::kPreOpen);
+  m.place({.account = 1, .side = Side::kBuy, .price = 10'100, .qty = 1});
+  m.place({.account = 2, .side = Side::kSell, .price = 9'900, .qty = 1});
+  set_status(m, InstrumentStatus::kHalted);
+  // A snapshot of the crossed, halted book restores.
+  std::vector<unsigned char> bytes;
+  m.engine.serialize(&bytes);
+  Market copy(EngineConfig{256, 8, 8, 1u << 16, 1000}, false);
+  ASSERT_TRUE(copy.engine.restore(bytes));
+  EXPECT_EQ(of_type(set_status(m, InstrumentStatus::kTrading), EventType::kTrade).size(), 1u);
+  EXPECT_EQ(check_invariants(m.engine, initial_supply()), "");
+}
+
+TEST(Sessions, TheMidMarkIgnoresAPreOpenBook) {
+  Market m;
+  SetMarginParams p{};
+  p.instrument = kXyzUsd;
+  p.mark_source = MarkSource::kMid;
+  p.initial_ppm[0] = 100'000;
+  p.maintenance_ppm[0] = 50'000;
+  ASSERT_EQ(rejected(m.run(Command::set_margin_params(p))), RejectReason::kNone);
+  set_status(m, InstrumentStatus::kPreOpen);
+  m.place({.account = 1, .side = Side::kBuy, .price = 10'900, .qty = 1});
+  m.place({.account = 2, .side = Side::kSell, .price = 10'800, .qty = 1});
+  EXPECT_EQ(m.engine.mark_price(kXyzUsd).value, 10'000);  // the reference, not the crossed mid
 }
 
 TEST(Sessions, ACrossedPreOpenBookSurvivesASnapshot) {
