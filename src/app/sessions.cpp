@@ -13,16 +13,6 @@ constexpr Timestamp kAskAgainAfter = 5'000'000'000;  // a lost or refused comman
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0) ? 1 : 0); }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = floor_div(y, 400);
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 }  // namespace
 
 bool parse_date(const std::string& t, int64_t* days) {
@@ -30,13 +20,11 @@ bool parse_date(const std::string& t, int64_t* days) {
   for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u}) {
     if (t[i] < '0' || t[i] > '9') return false;
   }
-  const int y = std::stoi(t.substr(0, 4));
-  const unsigned m = static_cast<unsigned>(std::stoi(t.substr(5, 2)));
-  const unsigned d = static_cast<unsigned>(std::stoi(t.substr(8, 2)));
-  static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (m < 1 || m > 12 || d < 1 || d > kDays[m - 1] || (m == 2 && d == 29 && !leap)) return false;
-  *days = days_from_civil(y, m, d);
+  const std::chrono::year_month_day date{std::chrono::year{std::stoi(t.substr(0, 4))},
+                                         std::chrono::month{static_cast<unsigned>(std::stoi(t.substr(5, 2)))},
+                                         std::chrono::day{static_cast<unsigned>(std::stoi(t.substr(8, 2)))}};
+  if (!date.ok()) return false;  // no 30 February, no month 13
+  *days = std::chrono::sys_days{date}.time_since_epoch().count();
   return true;
 }
 
@@ -52,7 +40,8 @@ SessionPhase session_phase(const SessionSchedule& s, Timestamp utc) {
   const int64_t local_minutes = floor_div(utc, kNanosPerMinute) + s.utc_offset_minutes;
   const int64_t day = floor_div(local_minutes, kMinutesPerDay);
   const int64_t minute = local_minutes - day * kMinutesPerDay;
-  const auto weekday = static_cast<std::size_t>(((day % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
+  const auto weekday = static_cast<std::size_t>(  // 0 = Monday
+      std::chrono::weekday{std::chrono::sys_days{std::chrono::days{day}}}.iso_encoding() - 1);
   if (!s.days[weekday] || s.holidays.count(day)) return SessionPhase::kClosed;
   if (minute >= s.open_minute && minute < s.close_minute) return SessionPhase::kOpen;
   if (s.pre_open_minute >= 0 && minute >= s.pre_open_minute && minute < s.open_minute) return SessionPhase::kPreOpen;
