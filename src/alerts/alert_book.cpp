@@ -3,7 +3,6 @@
 #include <algorithm>
 
 namespace bourse::alerts {
-namespace {
 
 void erase_entry(std::multimap<Timestamp, uint64_t>& m, Timestamp key, uint64_t id) {
   auto [b, e] = m.equal_range(key);
@@ -15,11 +14,9 @@ void erase_entry(std::multimap<Timestamp, uint64_t>& m, Timestamp key, uint64_t 
   }
 }
 
-}  // namespace
-
 AlertBook::Index& AlertBook::index_of(const AlertRule& r) {
-  Sides& s = by_instrument_[r.instrument.value];
-  return r.condition == AlertCondition::kCrossesAbove ? s.above : s.below;
+  Sides& s = is_crossing(r.condition) ? by_instrument_[r.instrument.value] : by_watch_[r.watch];
+  return r.condition == AlertCondition::kCrossesAbove || r.condition == AlertCondition::kAtOrAbove ? s.above : s.below;
 }
 
 void AlertBook::index(const AlertRule& r) {
@@ -38,8 +35,18 @@ void AlertBook::unindex(const AlertRule& r) {
 }
 
 bool AlertBook::add(const AlertRule& rule) {
-  if (rule.id == 0 || rule.threshold.value <= 0 || rule.cooldown_ns < 0 || rules_.count(rule.id)) return false;
-  if (rule.condition != AlertCondition::kCrossesAbove && rule.condition != AlertCondition::kCrossesBelow) return false;
+  if (rule.id == 0 || rule.cooldown_ns < 0 || rules_.count(rule.id)) return false;
+  switch (rule.condition) {
+    case AlertCondition::kCrossesAbove:
+    case AlertCondition::kCrossesBelow:
+      if (rule.threshold.value <= 0) return false;
+      break;
+    case AlertCondition::kAtOrAbove:
+    case AlertCondition::kAtOrBelow:
+      if (rule.watch == 0) return false;
+      break;
+    default: return false;
+  }
   Entry& e = rules_.emplace(rule.id, Entry{rule, 0}).first->second;
   // A restored rule may still be cooling down from its last firing.
   if (rule.recurring && rule.last_fired && rule.cooldown_ns > 0) {
@@ -131,6 +138,26 @@ void AlertBook::on_price(InstrumentId instrument, Price from, Price to, Timestam
       it = index.lower_bound(threshold);
     }
   }
+}
+
+void AlertBook::on_level(uint64_t watch, int64_t value, Timestamp time, std::vector<AlertFired>* fired) {
+  if (!cooling_.empty() && cooling_.begin()->first <= time) rearm(time);
+  auto sides = by_watch_.find(watch);
+  if (sides == by_watch_.end()) return;
+  // Buckets are taken out before they fire; a recurring rule without a
+  // cool-down goes back into its bucket at once and waits for the next value.
+  std::vector<std::vector<uint64_t>> due;
+  Index& above = sides->second.above;  // threshold <= value
+  for (auto it = above.begin(); it != above.end() && it->first <= value;) {
+    due.push_back(std::move(it->second));
+    it = above.erase(it);
+  }
+  Index& below = sides->second.below;  // threshold >= value, nearest first
+  for (auto it = below.lower_bound(value); it != below.end();) {
+    due.push_back(std::move(it->second));
+    it = below.erase(it);
+  }
+  for (auto& ids : due) fire_bucket(std::move(ids), Price{value}, time, fired);
 }
 
 std::vector<uint64_t> AlertBook::expire(Timestamp now) {

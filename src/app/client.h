@@ -1,5 +1,6 @@
 // The command-line client: `bourse balances`, `bourse book`, `bourse orders`,
-// `bourse order place|amend|cancel|cancel-all`, `bourse tail`. It uses the
+// `bourse order place|amend|cancel|cancel-all`, `bourse alerts
+// list|add|delete|history`, `bourse tail`. It uses the
 // public API exactly as any user would: REST requests signed with the key in
 // BOURSE_API_KEY / BOURSE_API_SECRET, against BOURSE_URL (default
 // http://127.0.0.1:8080); `tail` streams WebSocket channels.

@@ -226,6 +226,17 @@ int main(int argc, char** argv) {
   std::string cancel_all_symbol;
   auto* cancel_all_cmd = order_cmd->add_subcommand("cancel-all", "cancel all your orders");
   cancel_all_cmd->add_option("--symbol", cancel_all_symbol, "only this instrument");
+  auto* alerts_cmd = app.add_subcommand("alerts", std::string("list, add or delete alert rules") + client_note);
+  alerts_cmd->require_subcommand(1);
+  std::string alerts_status, alert_rule, alert_id;
+  auto* alerts_list_cmd = alerts_cmd->add_subcommand("list", "your alert rules");
+  alerts_list_cmd->add_option("--status", alerts_status, "active | triggered | expired");
+  auto* alerts_add_cmd = alerts_cmd->add_subcommand("add", "create a rule from its JSON (docs/alerts.md)");
+  alerts_add_cmd->add_option("rule", alert_rule, R"(e.g. '{"type":"price_above","symbol":"BTC-USD","threshold":"70000.00"}')")
+      ->required();
+  auto* alerts_delete_cmd = alerts_cmd->add_subcommand("delete", "delete a rule");
+  alerts_delete_cmd->add_option("id", alert_id, "alert id")->required();
+  auto* alerts_history_cmd = alerts_cmd->add_subcommand("history", "your alerts' firings, newest first");
   std::vector<std::string> tail_channels;
   int tail_count = 0;
   auto* tail_cmd = app.add_subcommand("tail", "print WebSocket channel messages, e.g. trades.BTC-USD or orders" +
@@ -341,6 +352,12 @@ int main(int argc, char** argv) {
     return app::run_client_request({"PATCH", "/v1/orders/" + amend_id, body});
   }
   if (cancel_cmd->parsed()) return app::run_client_request({"DELETE", "/v1/orders/" + cancel_id, ""});
+  if (alerts_list_cmd->parsed()) {
+    return app::run_client_request({"GET", "/v1/alerts" + (alerts_status.empty() ? "" : "?status=" + alerts_status), ""});
+  }
+  if (alerts_add_cmd->parsed()) return app::run_client_request({"POST", "/v1/alerts", alert_rule});
+  if (alerts_delete_cmd->parsed()) return app::run_client_request({"DELETE", "/v1/alerts/" + alert_id, ""});
+  if (alerts_history_cmd->parsed()) return app::run_client_request({"GET", "/v1/history/alerts", ""});
   if (cancel_all_cmd->parsed()) {
     return app::run_client_request(
         {"DELETE", cancel_all_symbol.empty() ? "/v1/orders" : "/v1/orders?symbol=" + cancel_all_symbol, ""});

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "accounts/account_read_model.h"
+#include "alerts/alert_service.h"
 #include "auth/auth_service.h"
 #include "auth/crypto.h"
 #include "auth/jwt.h"
@@ -22,6 +23,7 @@
 #include "ingest/tick_sources.h"
 #include "gateway/rest_api.h"
 #include "gateway/ws_hub.h"
+#include "gateway/ws_channels.h"
 #include "gateway/ws_publisher.h"
 #include "marketdata/market_view.h"
 #include "app/sessions.h"
@@ -290,6 +292,34 @@ int run_serve(const ServeConfig& config) {
   service->add_listener(&accounts);
   service->add_listener(&publisher);
   service->add_listener(&md_source);  // after the publisher: a new instrument's directory entry
+  // Alerts: caught up to the journal (firing what a crash made it miss)
+  // before any new event; each firing goes to the account's `alerts` channel.
+  alerts::AlertServiceOptions alert_options;
+  alert_options.max_alerts_per_account = static_cast<std::size_t>(config.alerts_max_per_account);
+  alert_options.webhook_allow_private = config.webhook_allow_private;
+  alert_options.webhook_timeout_ms = config.webhook_timeout_ms;
+  alert_options.webhook_max_attempts = static_cast<uint32_t>(config.webhook_max_attempts);
+  alert_options.webhook_retry_base_ns = config.webhook_retry_base_ms * 1'000'000;
+  alert_options.webhook_retry_max_ns = config.webhook_retry_max_ms * 1'000'000;
+  alerts::AlertService alert_service(*store, market, clock, master_key, alert_options,
+                                     [&hub, &clock](const store::AlertFiringRow& f) {
+                                       const std::string channel = gateway::private_channel("alerts", AccountId{f.account});
+                                       if (!hub.wants(channel)) return;
+                                       std::string out;
+                                       gateway::JsonWriter w(&out);
+                                       const uint64_t seq = hub.next_seq(channel);
+                                       gateway::begin_channel_message(w, "alerts", "alert", seq, clock.now());
+                                       w.key("data").raw(f.data);
+                                       w.end_object();
+                                       hub.publish(channel, seq, 0, std::make_shared<const std::string>(std::move(out)),
+                                                   clock.now());
+                                     },
+                                     [&service] { return service->durable_seq(); });
+  if (!alert_service.start(config.data_dir, service->engine(), &error)) {
+    std::fprintf(stderr, "bourse serve: %s\n", error.c_str());
+    return 1;
+  }
+  service->add_listener(&alert_service);  // copies what its rules need for its own thread
   service->add_listener(&history);  // last: it only copies the batch for its own thread
   history.start();
   service->start();
@@ -327,7 +357,7 @@ int run_serve(const ServeConfig& config) {
   limits.per_user = {config.user_per_second, config.user_burst};
   limits.orders_per_account = {config.orders_per_second, config.orders_burst};
   gateway::RestApi api(*service, market, clock, metrics, gateway::PrivateServices{&accounts, &auth, store.get(), &oauth, config.portfolio_currency,
-                                                config.data_dir},
+                                                config.data_dir, &alert_service},
                        limits);
   // Keyed requests from before this start (history caught up above), so
   // their retries are answered rather than executed a second time.
@@ -375,6 +405,12 @@ int run_serve(const ServeConfig& config) {
   // History lags the journal by design; a stalled projector must be visible.
   metrics.add_gauge("bourse_history_projected_seq", "Journal seq the order/fill/ledger history is complete to.",
                     [&history] { return static_cast<double>(history.projected_seq()); });
+  metrics.add_gauge("bourse_alerts_evaluated_seq", "Journal seq alert evaluation is complete to.",
+                    [&alert_service] { return static_cast<double>(alert_service.evaluated_seq()); });
+  metrics.add_gauge("bourse_alerts_fired", "Alerts fired since start.",
+                    [&alert_service] { return static_cast<double>(alert_service.fired()); });
+  metrics.add_gauge("bourse_webhook_deliveries_pending", "Webhook deliveries waiting for a (re)try.",
+                    [&alert_service] { return static_cast<double>(alert_service.deliveries_pending()); });
   metrics.add_gauge("bourse_history_stalled", "1 when history projection stopped (it catches up at the next start).",
                     [&history] { return history.stalled() ? 1.0 : 0.0; });
   if (!server.listen(&error)) {
@@ -502,6 +538,7 @@ int run_serve(const ServeConfig& config) {
   server.shutdown(config.drain_ms);
   md_workers.reset();  // their clients get 1001 "going away" (after the server: /metrics reads the pool)
   service->stop();
+  alert_service.stop(service->engine().last_seq());
   history.stop(service->engine().last_seq());
   log_line(LogLevel::kInfo, "serve", "stopped at seq %llu", static_cast<unsigned long long>(service->durable_seq()));
   return 0;

@@ -60,6 +60,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kIngest = {"file", "speed", "tcp_listen", "udp_listen"};
   static const std::set<std::string> kMargin = {"square_off_utc"};
   static const std::set<std::string> kPortfolio = {"currency", "history_interval_s", "history_retention_days"};
+  static const std::set<std::string> kAlerts = {"max_per_account", "webhook_allow_private", "webhook_timeout_ms",
+                                                "webhook_max_attempts", "webhook_retry_base_ms", "webhook_retry_max_ms"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -75,7 +77,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
                                          : k == "websocket" ? &kWebsocket : k == "oauth" ? &kOauth
                                          : k == "tls" ? &kTls : k == "history" ? &kHistory
                                          : k == "marketdata" ? &kMarketData : k == "ingest" ? &kIngest
-                                         : k == "margin" ? &kMargin : k == "portfolio" ? &kPortfolio : nullptr;
+                                         : k == "margin" ? &kMargin : k == "portfolio" ? &kPortfolio
+                                         : k == "alerts" ? &kAlerts : nullptr;
     if (!allowed || !node.is_table()) {
       *error = path + ": unknown section [" + k + "]";
       return false;
@@ -139,6 +142,12 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("marketdata", "link_buffer_bytes", &c->md_link_buffer_bytes);
   get_string("margin", "square_off_utc", &c->square_off_utc);
   get_string("portfolio", "currency", &c->portfolio_currency);
+  get_int("alerts", "max_per_account", &c->alerts_max_per_account);
+  get_bool("alerts", "webhook_allow_private", &c->webhook_allow_private);
+  get_int("alerts", "webhook_timeout_ms", &c->webhook_timeout_ms);
+  get_int("alerts", "webhook_max_attempts", &c->webhook_max_attempts);
+  get_int("alerts", "webhook_retry_base_ms", &c->webhook_retry_base_ms);
+  get_int("alerts", "webhook_retry_max_ms", &c->webhook_retry_max_ms);
   get_int("portfolio", "history_interval_s", &c->portfolio_interval_s);
   get_int("portfolio", "history_retention_days", &c->portfolio_retention_days);
   get_string("ingest", "file", &c->ingest_file);
@@ -450,6 +459,17 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
   }
   if (c.portfolio_currency.empty() || c.portfolio_currency.size() > 12) {
     *error = "portfolio: currency is an asset code";
+    return false;
+  }
+  if (c.alerts_max_per_account < 1 || c.alerts_max_per_account > 100'000) {
+    *error = "alerts: max_per_account is 1..100000";
+    return false;
+  }
+  if (c.webhook_timeout_ms < 100 || c.webhook_timeout_ms > 60'000 || c.webhook_max_attempts < 1 ||
+      c.webhook_max_attempts > 100 || c.webhook_retry_base_ms < 10 || c.webhook_retry_max_ms < c.webhook_retry_base_ms ||
+      c.webhook_retry_max_ms > 86'400'000) {
+    *error = "alerts: webhook_timeout_ms 100..60000, webhook_max_attempts 1..100, "
+             "10 <= webhook_retry_base_ms <= webhook_retry_max_ms <= 86400000";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -75,6 +75,15 @@ struct ServeConfig {
   std::string portfolio_currency = "USD";
   int64_t portfolio_interval_s = 900;
   int portfolio_retention_days = 400;
+  // [alerts] (docs/alerts.md): active rules per account; webhooks: whether
+  // they may reach loopback and private addresses (off: only public ones),
+  // the timeout of one attempt, and the retries (base · 2^(n−1), capped).
+  int alerts_max_per_account = 200;
+  bool webhook_allow_private = false;
+  int webhook_timeout_ms = 5'000;
+  int webhook_max_attempts = 12;
+  int64_t webhook_retry_base_ms = 1'000;
+  int64_t webhook_retry_max_ms = 300'000;
   // [[sessions]]: trading calendars per market (docs/configuration.md);
   // none: every instrument trades around the clock.
   std::vector<SessionSchedule> sessions;

@@ -146,6 +146,7 @@ RestApi::RestApi(EngineService& engine, marketdata::MarketView& market, Clock& c
   add_oauth_routes();
   add_history_routes();
   add_portfolio_routes();
+  add_alert_routes();
 }
 
 void RestApi::route(std::string method, std::string pattern, Handler handler, int64_t weight) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "accounts/account_read_model.h"
+#include "alerts/alert_service.h"
 #include "auth/auth_service.h"
 #include "auth/oauth.h"
 #include "auth/rate_limiter.h"
@@ -62,6 +63,7 @@ struct PrivateServices {
   auth::OAuthService* oauth = nullptr;  // null: no OAuth endpoints, no bearer tokens
   std::string portfolio_currency = "USD";  // what GET /v1/portfolio and /v1/holdings value in by default
   std::string data_dir;                    // for POST /v1/admin/reconcile (empty: not offered)
+  alerts::AlertService* alerts = nullptr;  // null: no /v1/alerts
 };
 
 // Token buckets (docs/api.md, "Rate limits"). per_second 0 disables one.
@@ -108,6 +110,7 @@ class RestApi {
   void add_oauth_routes();
   void add_history_routes();
   void add_portfolio_routes();
+  void add_alert_routes();
   void authenticate(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry, const Handler& handler);
   void finish_authentication(const std::shared_ptr<Call>& call, uint32_t scope, bool order_entry,
                              const Handler& handler, const auth::AuthOutcome& outcome);
@@ -135,6 +138,17 @@ class RestApi {
   // ?currency= (default: services_.portfolio_currency), or a 4xx sent.
   std::optional<AssetSpec> currency_param(const std::shared_ptr<Call>& call);
   void post_reconcile(const std::shared_ptr<Call>& call);
+  // Alerts (rest_alerts.cpp).
+  void post_alert(const std::shared_ptr<Call>& call);
+  void get_alerts(const std::shared_ptr<Call>& call);
+  void get_alert(const std::shared_ptr<Call>& call);
+  void patch_alert(const std::shared_ptr<Call>& call);
+  void delete_alert(const std::shared_ptr<Call>& call);
+  void get_alert_history(const std::shared_ptr<Call>& call);
+  void get_alert_deliveries(const std::shared_ptr<Call>& call);
+  // Reads a rule's definition from a POST (create) or PATCH body into *row,
+  // or sends a 4xx; on PATCH absent members keep row's values.
+  bool read_alert_body(const std::shared_ptr<Call>& call, bool create, store::AlertRow* row);
   // Margin (rest_margin.cpp).
   void get_margin(const std::shared_ptr<Call>& call);
   void post_margin_orders(const std::shared_ptr<Call>& call);
@@ -225,6 +239,11 @@ class RestApi {
 // at build time.
 std::string_view openapi_document();
 std::string_view docs_page();
+
+// Paging cursors of history lists: "h" + hex key, or "h" + hex + "." + hex
+// for two-part keys. Clients pass back next_cursor as given.
+std::string history_cursor(uint64_t a, std::optional<uint64_t> b = std::nullopt);
+bool parse_history_cursor(const std::string& text, bool two_part, uint64_t* a, uint64_t* b);
 
 // Request ids: the client's X-Request-Id when it is 1..64 of [A-Za-z0-9._-],
 // else 16 random hex digits.

@@ -14,8 +14,14 @@
 namespace bourse::gateway {
 namespace {
 
-// Cursors: "h" + hex key, or "h" + hex + "." + hex for two-part keys.
-std::string history_cursor(uint64_t a, std::optional<uint64_t> b = std::nullopt) {
+bool parse_hex(std::string_view text, uint64_t* out) {
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), *out, 16);
+  return !text.empty() && r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+std::string history_cursor(uint64_t a, std::optional<uint64_t> b) {
   char buf[48];
   auto r = std::to_chars(buf, buf + 20, a, 16);
   std::string out = "h" + std::string(buf, r.ptr);
@@ -26,11 +32,6 @@ std::string history_cursor(uint64_t a, std::optional<uint64_t> b = std::nullopt)
   return out;
 }
 
-bool parse_hex(std::string_view text, uint64_t* out) {
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), *out, 16);
-  return !text.empty() && r.ec == std::errc() && r.ptr == text.data() + text.size();
-}
-
 bool parse_history_cursor(const std::string& text, bool two_part, uint64_t* a, uint64_t* b) {
   if (text.size() < 2 || text[0] != 'h') return false;
   const std::string_view body = std::string_view(text).substr(1);
@@ -39,8 +40,6 @@ bool parse_history_cursor(const std::string& text, bool two_part, uint64_t* a, u
   if (!two_part) return parse_hex(body, a);
   return parse_hex(body.substr(0, dot), a) && parse_hex(body.substr(dot + 1), b);
 }
-
-}  // namespace
 
 #define BOURSE_BIND(fn) [this](const std::shared_ptr<Call>& c) { fn(c); }
 

@@ -432,13 +432,14 @@ class WsSession final : public WsSubscriber,
   }
 
   // A public channel (docs/websocket.md: trades, book, book10/50/500, bbo,
-  // ticker, ticker.*, candles) or a private one: orders, fills, balances, positions, margin.
+  // ticker, ticker.*, candles) or a private one: orders, fills, balances, positions, margin, alerts.
   struct Resolved {
     WsChannelInfo info;                   // the hub's name and rules
     std::optional<PublicChannel> public_channel;
   };
   std::optional<Resolved> resolve_channel(const std::string& name, std::string* error_code, std::string* detail) {
-    if (name == "orders" || name == "fills" || name == "balances" || name == "positions" || name == "margin") {
+    if (name == "orders" || name == "fills" || name == "balances" || name == "positions" || name == "margin" ||
+        name == "alerts") {
       if (!context_.auth) {
         *error_code = "MARKET_DATA_ONLY";
         *detail = "'" + name + "' is a private channel: subscribe on the API port";

@@ -111,6 +111,33 @@ CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY, account INTEGER NOT NULL, kind INTEGER NOT NULL, instrument INTEGER NOT NULL,
+  threshold INTEGER NOT NULL, window_minutes INTEGER NOT NULL, interval INTEGER NOT NULL, lookback INTEGER NOT NULL,
+  indicator INTEGER NOT NULL, recurring INTEGER NOT NULL, cooldown_ns INTEGER NOT NULL, expire_at INTEGER NOT NULL,
+  last_fired INTEGER NOT NULL, fired_count INTEGER NOT NULL, status INTEGER NOT NULL, webhook_url TEXT NOT NULL,
+  sealed_secret BLOB NOT NULL, note TEXT NOT NULL, armed_seq INTEGER NOT NULL, created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_account ON alerts(account, id);
+CREATE TABLE IF NOT EXISTS alert_firings (
+  id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL, account INTEGER NOT NULL, time INTEGER NOT NULL,
+  seq INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_firings_account ON alert_firings(account, id);
+CREATE INDEX IF NOT EXISTS alert_firings_alert ON alert_firings(alert_id, id);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id INTEGER PRIMARY KEY, firing_id INTEGER NOT NULL, alert_id INTEGER NOT NULL, account INTEGER NOT NULL,
+  url TEXT NOT NULL, status INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt INTEGER NOT NULL,
+  last_status INTEGER NOT NULL, last_error TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_pending ON webhook_deliveries(status, next_attempt);
+CREATE INDEX IF NOT EXISTS webhook_alert ON webhook_deliveries(alert_id, id);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+  delivery_id INTEGER NOT NULL, attempt INTEGER NOT NULL, time INTEGER NOT NULL, status INTEGER NOT NULL,
+  error TEXT NOT NULL, duration_us INTEGER NOT NULL,
+  PRIMARY KEY (delivery_id, attempt)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS external_identities (
   issuer  TEXT NOT NULL,
   subject TEXT NOT NULL,
@@ -681,6 +708,318 @@ class SqliteStore final : public Store {
     s.bind(2, at);
     if (s.step() != SQLITE_ROW) return std::nullopt;
     return read_portfolio_value(s);
+  }
+
+  // --- alerts: the credentials connection (db_, mutex_) ---------------------
+
+  bool exec_main(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+  static constexpr const char* kAlertColumns =
+      "id, account, kind, instrument, threshold, window_minutes, interval, lookback, indicator, recurring, cooldown_ns, "
+      "expire_at, last_fired, fired_count, status, webhook_url, sealed_secret, note, armed_seq, created, updated";
+
+  static AlertRow read_alert(const Statement& s) {
+    AlertRow a;
+    a.id = static_cast<uint64_t>(s.integer(0));
+    a.account = static_cast<uint32_t>(s.integer(1));
+    a.kind = static_cast<uint8_t>(s.integer(2));
+    a.instrument = static_cast<uint32_t>(s.integer(3));
+    a.threshold = s.integer(4);
+    a.window_minutes = static_cast<uint32_t>(s.integer(5));
+    a.interval = static_cast<uint8_t>(s.integer(6));
+    a.lookback = static_cast<uint32_t>(s.integer(7));
+    a.indicator = static_cast<uint8_t>(s.integer(8));
+    a.recurring = s.integer(9) != 0;
+    a.cooldown_ns = s.integer(10);
+    a.expire_at = s.integer(11);
+    a.last_fired = s.integer(12);
+    a.fired_count = static_cast<uint64_t>(s.integer(13));
+    a.status = static_cast<uint8_t>(s.integer(14));
+    a.webhook_url = s.text(15);
+    a.sealed_secret = s.text(16);
+    a.note = s.text(17);
+    a.armed_seq = static_cast<uint64_t>(s.integer(18));
+    a.created = s.integer(19);
+    a.updated = s.integer(20);
+    return a;
+  }
+
+  bool write_alert(const AlertRow& a) {
+    Statement s(db_, (std::string("INSERT OR REPLACE INTO alerts (") + kAlertColumns +
+                      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+    const int64_t v[] = {static_cast<int64_t>(a.id), a.account, a.kind, a.instrument, a.threshold, a.window_minutes,
+                         a.interval, a.lookback, a.indicator, a.recurring, a.cooldown_ns, a.expire_at, a.last_fired,
+                         static_cast<int64_t>(a.fired_count), a.status};
+    for (int i = 0; i < 15; ++i) s.bind(i + 1, v[i]);
+    s.bind(16, a.webhook_url);
+    s.bind_blob(17, a.sealed_secret);
+    s.bind(18, a.note);
+    s.bind(19, static_cast<int64_t>(a.armed_seq));
+    s.bind(20, a.created);
+    s.bind(21, a.updated);
+    return s.step() == SQLITE_DONE;
+  }
+
+  static constexpr const char* kDeliveryColumns =
+      "id, firing_id, alert_id, account, url, status, attempts, next_attempt, last_status, last_error, created, updated";
+
+  static WebhookDeliveryRow read_delivery(const Statement& s) {
+    WebhookDeliveryRow d;
+    d.id = static_cast<uint64_t>(s.integer(0));
+    d.firing_id = static_cast<uint64_t>(s.integer(1));
+    d.alert_id = static_cast<uint64_t>(s.integer(2));
+    d.account = static_cast<uint32_t>(s.integer(3));
+    d.url = s.text(4);
+    d.status = static_cast<uint8_t>(s.integer(5));
+    d.attempts = static_cast<uint32_t>(s.integer(6));
+    d.next_attempt = s.integer(7);
+    d.last_status = static_cast<int32_t>(s.integer(8));
+    d.last_error = s.text(9);
+    d.created = s.integer(10);
+    d.updated = s.integer(11);
+    return d;
+  }
+
+  bool write_delivery(const WebhookDeliveryRow& d) {
+    Statement s(db_, (std::string("INSERT OR REPLACE INTO webhook_deliveries (") + kDeliveryColumns +
+                      ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+    s.bind(1, static_cast<int64_t>(d.id));
+    s.bind(2, static_cast<int64_t>(d.firing_id));
+    s.bind(3, static_cast<int64_t>(d.alert_id));
+    s.bind(4, static_cast<int64_t>(d.account));
+    s.bind(5, d.url);
+    s.bind(6, static_cast<int64_t>(d.status));
+    s.bind(7, static_cast<int64_t>(d.attempts));
+    s.bind(8, d.next_attempt);
+    s.bind(9, static_cast<int64_t>(d.last_status));
+    s.bind(10, d.last_error);
+    s.bind(11, d.created);
+    s.bind(12, d.updated);
+    return s.step() == SQLITE_DONE;
+  }
+
+  // Runs `body` in one transaction on the credentials connection.
+  template <typename Body>
+  StoreError main_transaction(Body&& body) {
+    if (!exec_main("BEGIN IMMEDIATE")) return StoreError::kIo;
+    if (!body() || !exec_main("COMMIT")) {
+      // A failed COMMIT can leave the transaction open: later writes would
+      // join it and never be made durable.
+      if (sqlite3_get_autocommit(db_) == 0) exec_main("ROLLBACK");
+      return StoreError::kIo;
+    }
+    return StoreError::kOk;
+  }
+
+  uint64_t alerts_seq() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT value FROM meta WHERE key = 'alerts_seq'");
+    return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
+  }
+
+  StoreError commit_alerts(const AlertCommit& c) override {
+    std::lock_guard lock(mutex_);
+    return main_transaction([&] {
+      bool ok = true;
+      Statement firing(db_, "INSERT INTO alert_firings (id, alert_id, account, time, seq, data) VALUES (?,?,?,?,?,?)");
+      for (const AlertFiringRow& f : c.firings) {
+        firing.reset();
+        firing.bind(1, static_cast<int64_t>(f.id));
+        firing.bind(2, static_cast<int64_t>(f.alert_id));
+        firing.bind(3, static_cast<int64_t>(f.account));
+        firing.bind(4, f.time);
+        firing.bind(5, static_cast<int64_t>(f.seq));
+        firing.bind(6, f.data);
+        ok &= firing.step() == SQLITE_DONE;
+      }
+      // Only what firing and expiry change: a rule deleted or PATCHed
+      // meanwhile keeps its definition (or stays deleted).
+      Statement state(db_, "UPDATE alerts SET last_fired = ?, fired_count = ?, status = ?, updated = ? WHERE id = ?");
+      for (const AlertRow& a : c.alerts) {
+        state.reset();
+        state.bind(1, a.last_fired);
+        state.bind(2, static_cast<int64_t>(a.fired_count));
+        state.bind(3, static_cast<int64_t>(a.status));
+        state.bind(4, a.updated);
+        state.bind(5, static_cast<int64_t>(a.id));
+        ok &= state.step() == SQLITE_DONE;
+      }
+      for (const WebhookDeliveryRow& d : c.deliveries) ok &= write_delivery(d);
+      Statement seq(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('alerts_seq', ?)");
+      seq.bind(1, static_cast<int64_t>(c.seq));
+      ok &= seq.step() == SQLITE_DONE;
+      return ok;
+    });
+  }
+
+  StoreError put_alert(const AlertRow& a) override {
+    std::lock_guard lock(mutex_);
+    return write_alert(a) ? StoreError::kOk : StoreError::kIo;
+  }
+
+  StoreError delete_alert(uint32_t account, uint64_t id) override {
+    std::lock_guard lock(mutex_);
+    bool found = false;
+    const StoreError e = main_transaction([&] {
+      Statement del(db_, "DELETE FROM alerts WHERE id = ? AND account = ?");
+      del.bind(1, static_cast<int64_t>(id));
+      del.bind(2, static_cast<int64_t>(account));
+      if (del.step() != SQLITE_DONE) return false;
+      found = sqlite3_changes(db_) == 1;
+      if (!found) return true;  // not this account's: nothing of it is touched
+      Statement high(db_, "INSERT INTO meta (key, value) VALUES ('alert_id_high', ?) "
+                          "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)");
+      high.bind(1, static_cast<int64_t>(id));
+      if (high.step() != SQLITE_DONE) return false;
+      // Its pending webhooks cannot be signed any more: they end here.
+      Statement end(db_, "UPDATE webhook_deliveries SET status = 2, last_error = 'alert deleted' WHERE alert_id = ? "
+                         "AND status = 0");
+      end.bind(1, static_cast<int64_t>(id));
+      return end.step() == SQLITE_DONE;
+    });
+    if (e != StoreError::kOk) return e;
+    return found ? StoreError::kOk : StoreError::kNotFound;
+  }
+
+  std::optional<AlertRow> alert(uint64_t id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE id = ?").c_str());
+    s.bind(1, static_cast<int64_t>(id));
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return read_alert(s);
+  }
+
+  std::vector<AlertRow> alerts_of(uint32_t account, int status, uint64_t before, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kAlertColumns +
+                      " FROM alerts WHERE account = ? AND id < ? AND (? < 0 OR status = ?) ORDER BY id DESC LIMIT ?")
+                         .c_str());
+    s.bind(1, static_cast<int64_t>(account));
+    s.bind(2, clamp(before));
+    s.bind(3, int64_t{status});
+    s.bind(4, int64_t{status});
+    s.bind(5, static_cast<int64_t>(limit));
+    std::vector<AlertRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_alert(s));
+    return out;
+  }
+
+  std::vector<AlertRow> active_alerts() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE status = 0 ORDER BY id").c_str());
+    std::vector<AlertRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_alert(s));
+    return out;
+  }
+
+  std::size_t active_alert_count(uint32_t account) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM alerts WHERE account = ? AND status = 0");
+    s.bind(1, static_cast<int64_t>(account));
+    return s.step() == SQLITE_ROW ? static_cast<std::size_t>(s.integer(0)) : 0;
+  }
+
+  void alert_id_highs(uint64_t* alert, uint64_t* firing, uint64_t* delivery) override {
+    std::lock_guard lock(mutex_);
+    // Ids are remembered in meta too, so a deleted newest rule's id is not reused.
+    auto high = [this](const char* sql) {
+      Statement s(db_, sql);
+      return s.step() == SQLITE_ROW ? static_cast<uint64_t>(s.integer(0)) : 0;
+    };
+    *alert = std::max(high("SELECT COALESCE(MAX(id), 0) FROM alerts"),
+                      high("SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = 'alert_id_high'"));
+    *firing = high("SELECT COALESCE(MAX(id), 0) FROM alert_firings");
+    *delivery = high("SELECT COALESCE(MAX(id), 0) FROM webhook_deliveries");
+  }
+
+  std::vector<AlertFiringRow> alert_firings(uint32_t account, uint64_t alert_id, uint64_t before,
+                                            std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT id, alert_id, account, time, seq, data FROM alert_firings WHERE account = ? AND id < ? "
+                     "AND (? = 0 OR alert_id = ?) ORDER BY id DESC LIMIT ?");
+    s.bind(1, static_cast<int64_t>(account));
+    s.bind(2, clamp(before));
+    s.bind(3, static_cast<int64_t>(alert_id));
+    s.bind(4, static_cast<int64_t>(alert_id));
+    s.bind(5, static_cast<int64_t>(limit));
+    std::vector<AlertFiringRow> out;
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(AlertFiringRow{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1)),
+                                   static_cast<uint32_t>(s.integer(2)), s.integer(3),
+                                   static_cast<uint64_t>(s.integer(4)), s.text(5)});
+    }
+    return out;
+  }
+
+  std::optional<AlertFiringRow> alert_firing(uint64_t id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT id, alert_id, account, time, seq, data FROM alert_firings WHERE id = ?");
+    s.bind(1, static_cast<int64_t>(id));
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return AlertFiringRow{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1)),
+                          static_cast<uint32_t>(s.integer(2)), s.integer(3), static_cast<uint64_t>(s.integer(4)),
+                          s.text(5)};
+  }
+
+  std::vector<WebhookDeliveryRow> pending_deliveries(std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kDeliveryColumns +
+                      " FROM webhook_deliveries WHERE status = 0 ORDER BY next_attempt, id LIMIT ?").c_str());
+    s.bind(1, static_cast<int64_t>(limit));
+    std::vector<WebhookDeliveryRow> out;
+    while (s.step() == SQLITE_ROW) out.push_back(read_delivery(s));
+    return out;
+  }
+
+  std::size_t pending_delivery_count() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 0");
+    return s.step() == SQLITE_ROW ? static_cast<std::size_t>(s.integer(0)) : 0;
+  }
+
+  StoreError record_delivery_attempt(const WebhookDeliveryRow& d, const WebhookAttemptRow& a) override {
+    std::lock_guard lock(mutex_);
+    return main_transaction([&] {
+      // A delivery ended meanwhile (its rule deleted) stays ended.
+      Statement state(db_, "SELECT status FROM webhook_deliveries WHERE id = ?");
+      state.bind(1, static_cast<int64_t>(d.id));
+      if (state.step() != SQLITE_ROW) return true;
+      if (state.integer(0) == 0 && !write_delivery(d)) return false;
+      Statement s(db_, "INSERT OR REPLACE INTO webhook_attempts VALUES (?,?,?,?,?,?)");
+      s.bind(1, static_cast<int64_t>(a.delivery_id));
+      s.bind(2, static_cast<int64_t>(a.attempt));
+      s.bind(3, a.time);
+      s.bind(4, static_cast<int64_t>(a.status));
+      s.bind(5, a.error);
+      s.bind(6, a.duration_us);
+      return s.step() == SQLITE_DONE;
+    });
+  }
+
+  std::vector<std::pair<WebhookDeliveryRow, std::vector<WebhookAttemptRow>>> deliveries_of(
+      uint32_t account, uint64_t alert_id, uint64_t before, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, (std::string("SELECT ") + kDeliveryColumns +
+                      " FROM webhook_deliveries WHERE account = ? AND alert_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
+                         .c_str());
+    s.bind(1, static_cast<int64_t>(account));
+    s.bind(2, static_cast<int64_t>(alert_id));
+    s.bind(3, clamp(before));
+    s.bind(4, static_cast<int64_t>(limit));
+    std::vector<std::pair<WebhookDeliveryRow, std::vector<WebhookAttemptRow>>> out;
+    while (s.step() == SQLITE_ROW) out.push_back({read_delivery(s), {}});
+    Statement a(db_, "SELECT delivery_id, attempt, time, status, error, duration_us FROM webhook_attempts "
+                     "WHERE delivery_id = ? ORDER BY attempt");
+    for (auto& [d, attempts] : out) {
+      a.reset();
+      a.bind(1, static_cast<int64_t>(d.id));
+      while (a.step() == SQLITE_ROW) {
+        attempts.push_back(WebhookAttemptRow{static_cast<uint64_t>(a.integer(0)), static_cast<uint32_t>(a.integer(1)),
+                                             a.integer(2), static_cast<int32_t>(a.integer(3)), a.text(4),
+                                             a.integer(5)});
+      }
+    }
+    return out;
   }
 
   static PortfolioValueRow read_portfolio_value(Statement& s) {

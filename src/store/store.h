@@ -192,6 +192,81 @@ struct PortfolioValueRow {
   bool operator==(const PortfolioValueRow&) const = default;
 };
 
+// --- alerts (written by alerts::AlertService) -------------------------------
+
+// One alert rule (alerts::AlertSpec plus what the service keeps about it).
+struct AlertRow {
+  uint64_t id = 0;
+  uint32_t account = 0;
+  uint8_t kind = 0;            // alerts::AlertKind
+  uint32_t instrument = 0;
+  int64_t threshold = 0;
+  uint32_t window_minutes = 0;
+  uint8_t interval = 0;        // marketdata::Interval code
+  uint32_t lookback = 0;
+  uint8_t indicator = 0;       // alerts::Indicator
+  bool recurring = false;
+  int64_t cooldown_ns = 0;
+  int64_t expire_at = 0;       // ns; 0: never
+  int64_t last_fired = 0;      // ns; 0: never
+  uint64_t fired_count = 0;
+  uint8_t status = 0;          // 0 active, 1 triggered (a one-shot that fired), 2 expired
+  std::string webhook_url;     // empty: no webhook
+  std::string sealed_secret;   // the webhook signing secret, sealed under the master key
+  std::string note;
+  uint64_t armed_seq = 0;      // it watches events after this journal seq
+  int64_t created = 0, updated = 0;  // ns
+  bool operator==(const AlertRow&) const = default;
+};
+
+// One firing: the rendered `data` of the alert message, shared by the
+// WebSocket channel, the webhook body and the history.
+struct AlertFiringRow {
+  uint64_t id = 0;
+  uint64_t alert_id = 0;
+  uint32_t account = 0;
+  int64_t time = 0;  // ns
+  uint64_t seq = 0;  // the journal seq of the event that fired it
+  std::string data;  // JSON object
+  bool operator==(const AlertFiringRow&) const = default;
+};
+
+// A webhook delivery of one firing and its attempts so far.
+struct WebhookDeliveryRow {
+  uint64_t id = 0;
+  uint64_t firing_id = 0;
+  uint64_t alert_id = 0;
+  uint32_t account = 0;
+  std::string url;
+  uint8_t status = 0;          // 0 pending, 1 delivered, 2 failed (attempts exhausted)
+  uint32_t attempts = 0;
+  int64_t next_attempt = 0;    // ns, while pending
+  int32_t last_status = 0;     // HTTP status of the last attempt (0: none)
+  std::string last_error;
+  int64_t created = 0, updated = 0;
+  bool operator==(const WebhookDeliveryRow&) const = default;
+};
+
+struct WebhookAttemptRow {
+  uint64_t delivery_id = 0;
+  uint32_t attempt = 0;        // 1, 2, …
+  int64_t time = 0;            // ns
+  int32_t status = 0;          // HTTP status (0: none)
+  std::string error;
+  int64_t duration_us = 0;
+  bool operator==(const WebhookAttemptRow&) const = default;
+};
+
+// What one evaluated batch writes, atomically: the firings (ids assigned by
+// the caller), the rules' new state, the webhook deliveries to make, and
+// the journal seq evaluation is complete to.
+struct AlertCommit {
+  uint64_t seq = 0;
+  std::vector<AlertFiringRow> firings;
+  std::vector<AlertRow> alerts;               // their firing state (last_fired, fired_count, status, updated), by id
+  std::vector<WebhookDeliveryRow> deliveries; // inserted (ids assigned by the caller)
+};
+
 // What one projected batch writes, atomically with the new history_seq.
 struct HistoryBatch {
   uint64_t last_seq = 0;
@@ -288,6 +363,32 @@ class Store {
                                                           std::size_t limit) = 0;
   // The newest row with time <= at.
   virtual std::optional<PortfolioValueRow> portfolio_value_at_or_before(uint32_t account, int64_t at) = 0;
+
+  // Alerts (the credentials connection: synchronous=FULL, since a firing
+  // that was delivered must not fire again after a crash).
+  virtual uint64_t alerts_seq() = 0;
+  virtual StoreError commit_alerts(const AlertCommit& commit) = 0;
+  virtual StoreError put_alert(const AlertRow& alert) = 0;  // insert or replace by id
+  virtual StoreError delete_alert(uint32_t account, uint64_t id) = 0;  // kNotFound unless the account's
+  virtual std::optional<AlertRow> alert(uint64_t id) = 0;
+  // An account's rules, newest first, ids below `before`; status filter (-1: any).
+  virtual std::vector<AlertRow> alerts_of(uint32_t account, int status, uint64_t before, std::size_t limit) = 0;
+  virtual std::vector<AlertRow> active_alerts() = 0;
+  virtual std::size_t active_alert_count(uint32_t account) = 0;
+  // The highest alert, firing and delivery ids used (ids never repeat).
+  virtual void alert_id_highs(uint64_t* alert, uint64_t* firing, uint64_t* delivery) = 0;
+  // Firings of an account (of one rule when alert_id > 0), newest first, ids below `before`.
+  virtual std::vector<AlertFiringRow> alert_firings(uint32_t account, uint64_t alert_id, uint64_t before,
+                                                    std::size_t limit) = 0;
+  virtual std::optional<AlertFiringRow> alert_firing(uint64_t id) = 0;
+  // Deliveries still pending, soonest first.
+  virtual std::vector<WebhookDeliveryRow> pending_deliveries(std::size_t limit) = 0;
+  virtual std::size_t pending_delivery_count() = 0;
+  // One attempt: the delivery's new state and the attempt's log line.
+  virtual StoreError record_delivery_attempt(const WebhookDeliveryRow& delivery, const WebhookAttemptRow& attempt) = 0;
+  // Deliveries of one rule of an account, newest first, ids below `before`, each with its attempts.
+  virtual std::vector<std::pair<WebhookDeliveryRow, std::vector<WebhookAttemptRow>>> deliveries_of(
+      uint32_t account, uint64_t alert_id, uint64_t before, std::size_t limit) = 0;
 };
 
 // Opens (creating if needed) DATA_DIR/store.sqlite in WAL mode. nullptr and
