@@ -15,7 +15,6 @@ namespace {
 constexpr std::size_t kMaxQueuedInputs = 1'000'000;  // past it evaluation stops and the next start catches up
 constexpr int64_t kSweepNs = 1'000'000'000;          // expiry sweep and seq checkpoint
 constexpr std::size_t kFiringsPerReplayCommit = 1'000;
-constexpr std::size_t kDeliveriesPerScan = 64;
 
 }  // namespace
 
@@ -150,6 +149,13 @@ void AlertService::record(const std::vector<Firing>& fired, uint64_t seq, store:
       d.url = row.webhook_url;
       d.next_attempt = now;
       d.created = d.updated = now;
+      // One account's dead receiver must not grow a backlog without bound.
+      std::size_t waiting = store_.pending_delivery_count_of(row.account);
+      for (const store::WebhookDeliveryRow& p : commit->deliveries) waiting += p.account == row.account && p.status == 0;
+      if (waiting >= options_.webhook_max_pending_per_account) {
+        d.status = 2;
+        d.last_error = "too many deliveries pending for this account";
+      }
       commit->deliveries.push_back(std::move(d));
     }
     commit->firings.push_back(std::move(firing));
@@ -307,13 +313,31 @@ void AlertService::process(std::vector<AlertInput>& inputs, std::vector<store::A
     evaluated_seq_ = std::max(evaluated_seq_, in.seq);
   }
   const int64_t now = clock_.now();
-  const bool sweep = now - last_sweep_ns_ >= kSweepNs;
+  bool stalled = false;
+  {
+    std::lock_guard q(queue_mutex_);
+    stalled = stalled_;
+  }
+  // Stalled, the dropped events may predate an expiry: the next start's
+  // catch-up judges those rules, not the wall clock.
+  const bool sweep = now - last_sweep_ns_ >= kSweepNs && !stalled;
   if (sweep) {
     last_sweep_ns_ = now;
     // Not past the events still being evaluated (a late external trade
     // before a rule's expiry may still fire it); when caught up, now.
     const int64_t until = inputs.empty() ? now : std::min<int64_t>(now, inputs.back().time);
-    for (const uint64_t id : engine_.expire(until)) {
+    // Rules not armed yet expire too (they would never fire past it).
+    std::vector<uint64_t> gone = engine_.expire(until);
+    for (auto w = waiting_.begin(); w != waiting_.end();) {
+      auto it = rows_.find(w->second);
+      if (it != rows_.end() && it->second.expire_at && it->second.expire_at <= until) {
+        gone.push_back(w->second);
+        w = waiting_.erase(w);
+      } else {
+        ++w;
+      }
+    }
+    for (const uint64_t id : gone) {
       auto it = rows_.find(id);
       if (it == rows_.end()) continue;
       it->second.status = 2;
@@ -359,7 +383,7 @@ void AlertService::run() {
     for (const store::AlertFiringRow& f : out) publish_(f);
     {
       std::lock_guard lock(webhook_mutex_);
-      webhook_wake_ = true;
+      ++webhook_generation_;  // every sender looks again
     }
     webhook_cv_.notify_all();
   }
@@ -595,49 +619,48 @@ void AlertService::deliver(store::WebhookDeliveryRow d) {
 }
 
 // One of options_.webhook_senders threads: each takes the soonest due
-// delivery no other sender holds, so one slow receiver holds up one sender.
+// delivery of an account no other sender is serving.
 void AlertService::run_webhooks() {
   std::unique_lock lock(webhook_mutex_);
   while (!webhook_stopping_) {
-    // Scanned under the lock: a delivery is released only after its
-    // attempt is recorded, so no sender reads it stale and sends it twice.
-    const auto due = store_.pending_deliveries(kDeliveriesPerScan);
-    int64_t soonest = INT64_MAX;
-    std::optional<store::WebhookDeliveryRow> mine;
-    std::optional<std::pair<store::WebhookDeliveryRow, store::WebhookAttemptRow>> retry_record;
+    const uint64_t generation = webhook_generation_;
     const int64_t now = clock_.now();
-    for (const store::WebhookDeliveryRow& d : due) {
-      if (in_flight_.count(d.id)) continue;
-      if (auto u = unrecorded_.find(d.id); u != unrecorded_.end()) {
-        retry_record = u->second;
-        in_flight_.insert(d.id);
+    // An attempt the store refused is recorded before its delivery is tried again.
+    std::optional<std::pair<store::WebhookDeliveryRow, store::WebhookAttemptRow>> retry_record;
+    for (const auto& [id, entry] : unrecorded_) {
+      if (!busy_accounts_.count(entry.first.account)) {
+        retry_record = entry;
         break;
       }
-      if (d.next_attempt <= now) {
-        mine = d;
-        in_flight_.insert(d.id);
-        break;
-      }
-      soonest = std::min(soonest, d.next_attempt);
     }
-    if (retry_record || mine) {
-      const uint64_t id = mine ? mine->id : retry_record->first.id;
+    // Read under the lock: a delivery is released only after its attempt is
+    // recorded, so no sender reads it stale and sends it twice.
+    std::optional<store::WebhookDeliveryRow> next;
+    if (!retry_record) next = store_.next_delivery({busy_accounts_.begin(), busy_accounts_.end()});
+    const bool due = next && next->next_attempt <= now;
+    if (retry_record || due) {
+      // One delivery per account at a time: an account's slow receiver
+      // holds one sender, never all of them.
+      const uint32_t account = retry_record ? retry_record->first.account : next->account;
+      busy_accounts_.insert(account);
       lock.unlock();
-      if (mine) {
-        deliver(*mine);
+      if (due) {
+        deliver(*next);
       } else if (store_.record_delivery_attempt(retry_record->first, retry_record->second) == store::StoreError::kOk) {
         std::lock_guard relock(webhook_mutex_);
-        unrecorded_.erase(id);
+        unrecorded_.erase(retry_record->first.id);
       } else {
         std::this_thread::sleep_for(std::chrono::seconds(1));  // the store is failing: do not spin
       }
       lock.lock();
-      in_flight_.erase(id);
+      busy_accounts_.erase(account);
+      ++webhook_generation_;  // the account's next delivery may be due: another sender can take it
+      webhook_cv_.notify_all();
       continue;
     }
-    const int64_t wait_ns = std::clamp<int64_t>(soonest == INT64_MAX ? kSweepNs : soonest - now, 1'000'000, kSweepNs);
-    webhook_cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns), [this] { return webhook_stopping_ || webhook_wake_; });
-    webhook_wake_ = false;
+    const int64_t wait_ns = std::clamp<int64_t>(next ? next->next_attempt - now : kSweepNs, 1'000'000, kSweepNs);
+    webhook_cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns),
+                         [&] { return webhook_stopping_ || webhook_generation_ != generation; });
   }
 }
 

@@ -49,7 +49,8 @@ struct AlertServiceOptions {
   uint32_t webhook_max_attempts = 12;
   int64_t webhook_retry_base_ns = 1'000'000'000;  // 1 s, 2 s, 4 s, … capped at retry_max
   int64_t webhook_retry_max_ns = 300'000'000'000;
-  uint32_t webhook_senders = 4;                   // threads: a slow receiver holds up one of them
+  uint32_t webhook_senders = 4;                   // threads; one account is served by one at a time
+  std::size_t webhook_max_pending_per_account = 100;  // more: a new delivery is failed at once
 };
 
 enum class AlertError { kOk, kNotFound, kLimit, kInvalid, kUnavailable };
@@ -157,9 +158,9 @@ class AlertService final : public EventListener {
   // Webhook senders.
   std::mutex webhook_mutex_;
   std::condition_variable webhook_cv_;
-  bool webhook_wake_ = false;
+  uint64_t webhook_generation_ = 0;  // bumped when work may have appeared: senders look again
   bool webhook_stopping_ = false;
-  std::unordered_set<uint64_t> in_flight_;  // deliveries a sender holds
+  std::unordered_set<uint32_t> busy_accounts_;  // accounts a sender is delivering for
   // Attempts made but not yet in the store (it refused the write).
   std::unordered_map<uint64_t, std::pair<store::WebhookDeliveryRow, store::WebhookAttemptRow>> unrecorded_;
   std::vector<std::thread> webhook_threads_;

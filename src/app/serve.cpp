@@ -301,6 +301,8 @@ int run_serve(const ServeConfig& config) {
   alert_options.webhook_max_attempts = static_cast<uint32_t>(config.webhook_max_attempts);
   alert_options.webhook_retry_base_ns = config.webhook_retry_base_ms * 1'000'000;
   alert_options.webhook_retry_max_ns = config.webhook_retry_max_ms * 1'000'000;
+  alert_options.webhook_senders = static_cast<uint32_t>(config.webhook_senders);
+  alert_options.webhook_max_pending_per_account = static_cast<std::size_t>(config.webhook_max_pending_per_account);
   alerts::AlertService alert_service(*store, market, clock, master_key, alert_options,
                                      [&hub, &clock](const store::AlertFiringRow& f) {
                                        const std::string channel = gateway::private_channel("alerts", AccountId{f.account});

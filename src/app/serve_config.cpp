@@ -61,7 +61,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   static const std::set<std::string> kMargin = {"square_off_utc"};
   static const std::set<std::string> kPortfolio = {"currency", "history_interval_s", "history_retention_days"};
   static const std::set<std::string> kAlerts = {"max_per_account", "webhook_allow_private", "webhook_timeout_ms",
-                                                "webhook_max_attempts", "webhook_retry_base_ms", "webhook_retry_max_ms"};
+                                                "webhook_max_attempts", "webhook_retry_base_ms", "webhook_retry_max_ms",
+                                                "webhook_senders", "webhook_max_pending_per_account"};
   static const std::set<std::string> kHistory = {"trades_retention_days", "candles_1s_retention_days",
                                                  "candles_1m_retention_days", "candles_5m_retention_days",
                                                  "candles_15m_retention_days", "candles_1h_retention_days",
@@ -148,6 +149,8 @@ bool load_config_file(const std::string& path, ServeConfig* c, std::string* erro
   get_int("alerts", "webhook_max_attempts", &c->webhook_max_attempts);
   get_int("alerts", "webhook_retry_base_ms", &c->webhook_retry_base_ms);
   get_int("alerts", "webhook_retry_max_ms", &c->webhook_retry_max_ms);
+  get_int("alerts", "webhook_senders", &c->webhook_senders);
+  get_int("alerts", "webhook_max_pending_per_account", &c->webhook_max_pending_per_account);
   get_int("portfolio", "history_interval_s", &c->portfolio_interval_s);
   get_int("portfolio", "history_retention_days", &c->portfolio_retention_days);
   get_string("ingest", "file", &c->ingest_file);
@@ -470,6 +473,11 @@ bool validate_config(const ServeConfig& c, std::string* host, uint16_t* port, st
       c.webhook_retry_max_ms > 86'400'000) {
     *error = "alerts: webhook_timeout_ms 100..60000, webhook_max_attempts 1..100, "
              "10 <= webhook_retry_base_ms <= webhook_retry_max_ms <= 86400000";
+    return false;
+  }
+  if (c.webhook_senders < 1 || c.webhook_senders > 64 || c.webhook_max_pending_per_account < 1 ||
+      c.webhook_max_pending_per_account > 10'000) {
+    *error = "alerts: webhook_senders 1..64, webhook_max_pending_per_account 1..10000";
     return false;
   }
   if (c.simulate_rate < 1 || c.simulate_rate > 100'000) {

@@ -84,6 +84,8 @@ struct ServeConfig {
   int webhook_max_attempts = 12;
   int64_t webhook_retry_base_ms = 1'000;
   int64_t webhook_retry_max_ms = 300'000;
+  int webhook_senders = 4;                       // sender threads; an account is served by one at a time
+  int webhook_max_pending_per_account = 100;     // beyond: a new delivery fails at once
   // [[sessions]]: trading calendars per market (docs/configuration.md);
   // none: every instrument trades around the clock.
   std::vector<SessionSchedule> sessions;

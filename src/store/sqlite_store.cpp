@@ -133,6 +133,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 );
 CREATE INDEX IF NOT EXISTS webhook_pending ON webhook_deliveries(status, next_attempt);
 CREATE INDEX IF NOT EXISTS webhook_alert ON webhook_deliveries(alert_id, id);
+CREATE INDEX IF NOT EXISTS webhook_account ON webhook_deliveries(account, status);
 CREATE TABLE IF NOT EXISTS webhook_attempts (
   delivery_id INTEGER NOT NULL, attempt INTEGER NOT NULL, time INTEGER NOT NULL, status INTEGER NOT NULL,
   error TEXT NOT NULL, duration_us INTEGER NOT NULL,
@@ -961,19 +962,31 @@ class SqliteStore final : public Store {
                           s.text(5)};
   }
 
-  std::vector<WebhookDeliveryRow> pending_deliveries(std::size_t limit) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, (std::string("SELECT ") + kDeliveryColumns +
-                      " FROM webhook_deliveries WHERE status = 0 ORDER BY next_attempt, id LIMIT ?").c_str());
-    s.bind(1, static_cast<int64_t>(limit));
-    std::vector<WebhookDeliveryRow> out;
-    while (s.step() == SQLITE_ROW) out.push_back(read_delivery(s));
-    return out;
-  }
-
   std::size_t pending_delivery_count() override {
     std::lock_guard lock(mutex_);
     Statement s(db_, "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 0");
+    return s.step() == SQLITE_ROW ? static_cast<std::size_t>(s.integer(0)) : 0;
+  }
+
+  std::optional<WebhookDeliveryRow> next_delivery(const std::vector<uint32_t>& skip) override {
+    std::lock_guard lock(mutex_);
+    std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM webhook_deliveries WHERE status = 0";
+    if (!skip.empty()) {
+      sql += " AND account NOT IN (?";
+      for (std::size_t k = 1; k < skip.size(); ++k) sql += ",?";
+      sql += ")";
+    }
+    sql += " ORDER BY next_attempt, id LIMIT 1";
+    Statement s(db_, sql.c_str());
+    for (std::size_t k = 0; k < skip.size(); ++k) s.bind(static_cast<int>(k + 1), static_cast<int64_t>(skip[k]));
+    if (s.step() != SQLITE_ROW) return std::nullopt;
+    return read_delivery(s);
+  }
+
+  std::size_t pending_delivery_count_of(uint32_t account) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM webhook_deliveries WHERE account = ? AND status = 0");
+    s.bind(1, static_cast<int64_t>(account));
     return s.step() == SQLITE_ROW ? static_cast<std::size_t>(s.integer(0)) : 0;
   }
 

@@ -381,9 +381,10 @@ class Store {
   virtual std::vector<AlertFiringRow> alert_firings(uint32_t account, uint64_t alert_id, uint64_t before,
                                                     std::size_t limit) = 0;
   virtual std::optional<AlertFiringRow> alert_firing(uint64_t id) = 0;
-  // Deliveries still pending, soonest first.
-  virtual std::vector<WebhookDeliveryRow> pending_deliveries(std::size_t limit) = 0;
+  // The pending delivery due soonest, of an account not in `skip`.
+  virtual std::optional<WebhookDeliveryRow> next_delivery(const std::vector<uint32_t>& skip) = 0;
   virtual std::size_t pending_delivery_count() = 0;
+  virtual std::size_t pending_delivery_count_of(uint32_t account) = 0;
   // One attempt: the delivery's new state and the attempt's log line.
   virtual StoreError record_delivery_attempt(const WebhookDeliveryRow& delivery, const WebhookAttemptRow& attempt) = 0;
   // Deliveries of one rule of an account, newest first, ids below `before`, each with its attempts.

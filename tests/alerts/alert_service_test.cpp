@@ -8,9 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -94,9 +101,12 @@ class AlertServiceTest : public ::testing::Test {
     service_.reset();
     open_engine(false);
   }
-  std::unique_ptr<AlertService> make_service() {
+  std::unique_ptr<AlertService> make_service(std::size_t max_pending = 100,
+                                            const std::function<void(AlertServiceOptions&)>& tweak = {}) {
     AlertServiceOptions o;
     o.max_alerts_per_account = 3;
+    o.webhook_max_pending_per_account = max_pending;
+    if (tweak) tweak(o);
     return std::make_unique<AlertService>(
         *store_, *market_, clock_, std::string(32, 'k'), o,
         [this](const store::AlertFiringRow& f) {
@@ -123,9 +133,11 @@ class AlertServiceTest : public ::testing::Test {
       run(Command::place_order(p));
     }
   }
-  uint64_t price_rule(AlertService& s, AlertKind kind, int64_t threshold, std::string webhook = "") {
+  uint64_t price_rule(AlertService& s, AlertKind kind, int64_t threshold, std::string webhook = "",
+                      AccountId account = kAlice, bool recurring = false) {
     store::AlertRow row;
-    row.account = kAlice.value;
+    row.account = account.value;
+    row.recurring = recurring;
     row.kind = static_cast<uint8_t>(kind);
     row.instrument = 1;
     row.threshold = threshold;
@@ -245,6 +257,116 @@ TEST_F(AlertServiceTest, ADeleteByAnotherAccountEndsNoDelivery) {
   deliveries = store_->deliveries_of(kAlice.value, id, UINT64_MAX, 10);
   EXPECT_EQ(deliveries[0].first.status, 2);
   EXPECT_EQ(deliveries[0].first.last_error, "alert deleted");
+  forward_->set(nullptr);
+  s->stop(service_->engine().last_seq());
+}
+
+// An account's backlog of webhook deliveries is bounded: past the cap a
+// firing still fires, but its delivery fails at once, with the reason.
+TEST_F(AlertServiceTest, PendingDeliveriesPerAccountAreCapped) {
+  auto s = make_service(1);
+  std::string error;
+  ASSERT_TRUE(s->start(dir_, service_->engine(), &error)) << error;
+  forward_->set(s.get());
+  store::AlertRow row;
+  row.account = kAlice.value;
+  row.kind = static_cast<uint8_t>(AlertKind::kPriceAbove);
+  row.instrument = 1;
+  row.threshold = 10'500;
+  row.recurring = true;
+  row.webhook_url = "http://127.0.0.1:9/hook";  // refused (private): stays pending
+  std::string secret;
+  ASSERT_EQ(s->create(&row, &secret), AlertError::kOk);
+  for (const int64_t p : {10'000, 10'600, 10'000, 10'600}) trade(p);
+  for (int i = 0; i < 400 && store_->deliveries_of(kAlice.value, row.id, UINT64_MAX, 10).size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto deliveries = store_->deliveries_of(kAlice.value, row.id, UINT64_MAX, 10);  // newest first
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_EQ(deliveries[1].first.status, 0);
+  EXPECT_EQ(deliveries[0].first.status, 2);
+  EXPECT_EQ(deliveries[0].first.last_error, "too many deliveries pending for this account");
+  EXPECT_EQ(fired_ids().size(), 2u);  // both firings happened
+  forward_->set(nullptr);
+  s->stop(service_->engine().last_seq());
+}
+
+// A listening socket on loopback: with `answer`, a thread accepts and
+// answers 200; without, connections wait in the backlog unanswered.
+class Receiver {
+ public:
+  explicit Receiver(bool answer) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    if (answer) thread_ = std::thread([this] { serve(); });
+  }
+  ~Receiver() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      char buf[4096];
+      pollfd q{c, POLLIN, 0};
+      if (::poll(&q, 1, 1'000) > 0) (void)::recv(c, buf, sizeof buf, 0);
+      const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+      (void)::send(c, answer, sizeof answer - 1, MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// One account's receiver that never answers holds one sender; another
+// account's deliveries go out meanwhile, and its own wait their turn.
+TEST_F(AlertServiceTest, OneAccountsSlowReceiverHoldsOneSender) {
+  Receiver black_hole(false), fast(true);
+  auto s = make_service(100, [](AlertServiceOptions& o) {
+    o.webhook_allow_private = true;
+    o.webhook_senders = 2;
+    o.webhook_timeout_ms = 3'000;
+  });
+  std::string error;
+  ASSERT_TRUE(s->start(dir_, service_->engine(), &error)) << error;
+  forward_->set(s.get());
+  const uint64_t slow = price_rule(*s, AlertKind::kPriceAbove, 10'500, black_hole.url(), kAlice, true);
+  const uint64_t quick = price_rule(*s, AlertKind::kPriceAbove, 10'500, fast.url(), kBob, true);
+  for (const int64_t p : {10'000, 10'600, 10'000, 10'600}) trade(p);  // each rule fires twice
+  const auto start = std::chrono::steady_clock::now();
+  auto delivered = [&] {
+    std::size_t n = 0;
+    for (const auto& [d, attempts] : store_->deliveries_of(kBob.value, quick, UINT64_MAX, 10)) n += d.status == 1;
+    return n;
+  };
+  while (delivered() < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(delivered(), 2u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2'500));  // not behind a 3 s timeout
+  // Alice's second delivery waited for her first: nothing of hers was tried twice at once.
+  const auto hers = store_->deliveries_of(kAlice.value, slow, UINT64_MAX, 10);
+  ASSERT_EQ(hers.size(), 2u);
+  std::size_t attempted = 0;
+  for (const auto& [d, attempts] : hers) attempted += d.attempts > 0;
+  EXPECT_EQ(attempted, 0u);  // the first is still in its 3 s attempt
   forward_->set(nullptr);
   s->stop(service_->engine().last_seq());
 }
